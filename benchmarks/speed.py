@@ -1,0 +1,57 @@
+"""Steps per second of our vectorized trainer against the article's loop, on the same work.
+
+    python -m benchmarks.speed                    # article variant, 10 seeds x 1000 episodes
+    python -m benchmarks.speed --episodes 200     # a shorter run of the same kind
+
+Both run the `article` variant (params.yaml's train defaults) on the same seeds and episode
+count, one after the other in this process with one thread each, and the ratio of their
+env steps per second is printed. Run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import reinforce  # noqa: F401  (pins the numeric path before torch is imported)
+import torch
+
+from benchmarks.article_loop import run_seed
+from reinforce.config import load_config
+from reinforce.train import train_variant
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="episodes per seed (default: train.episodes of params.yaml)")
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+
+    cfg = load_config(args.params)
+    train = cfg.train if args.episodes is None else \
+        type(cfg.train)(**{**cfg.train.__dict__, "episodes": args.episodes})
+    seeds = list(range(args.seeds))
+    torch.set_num_threads(1)
+
+    ours = train_variant(train, cfg.env.id, seeds, label="ours")
+    ours_speed = ours.env_steps / ours.seconds
+    print(f"ours:    {ours.env_steps:>9} env steps in {ours.seconds:7.1f} s = "
+          f"{ours_speed:9,.0f} steps/s", flush=True)
+
+    start, article_steps = time.perf_counter(), 0
+    for seed in seeds:
+        _, steps = run_seed(seed, train.episodes, cfg.env.id, train.lr, train.gamma)
+        article_steps += steps
+    article_seconds = time.perf_counter() - start
+    article_speed = article_steps / article_seconds
+    print(f"article: {article_steps:>9} env steps in {article_seconds:7.1f} s = "
+          f"{article_speed:9,.0f} steps/s")
+    print(f"ratio (ours / article steps per second): {ours_speed / article_speed:.1f}x "
+          f"[{len(seeds)} seeds x {train.episodes} episodes, {cfg.env.id}]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Writing outputs so that a killed stage never leaves a file that looks complete, and
+recording the environment every output was made in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+from reinforce import NUMERIC_PINS
+
+FINGERPRINT_FILE = "environment.json"
+_TEMP_PREFIX = ".tmp-"
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> None:
+    """Write data to path through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX + path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_directory(path: str | Path):
+    """Yield a temporary folder beside path; on success it replaces path as a whole.
+
+    A crash or Ctrl-C leaves only a hidden `.tmp-*` folder, which the next run removes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f"{_TEMP_PREFIX}{path.name}.*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_TEMP_PREFIX}{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def requirements_sha256(root: str | Path = ".") -> str | None:
+    lock = Path(root) / "requirements.txt"
+    return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None
+
+
+def environment_fingerprint() -> dict:
+    """What the numbers of an output depend on, and nothing that varies between runs.
+
+    Only fields that can change the bytes are recorded (Python's minor version, library
+    versions, CPU architecture, the numeric-path pins): no host names, times, paths or
+    Python patch levels, so the same pinned stack gives the same file in the image and on
+    a host. The image's own identity goes to logs/ (see container_identity).
+    """
+    import torch  # noqa: F401  (imported for its version only)
+
+    return {
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "implementation": platform.python_implementation(),
+        "torch": _version("torch"),
+        "numpy": _version("numpy"),
+        "gymnasium": _version("gymnasium"),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "numeric_pins": {name: os.environ.get(name, "") for name in sorted(NUMERIC_PINS)},
+    }
+
+
+def container_identity() -> dict:
+    """The image's identity, set by the Dockerfile; empty outside the image."""
+    keys = ("REINFORCE_IMAGE_BASE", "REINFORCE_IMAGE_REVISION")
+    identity = {key.lower(): os.environ[key] for key in keys if os.environ.get(key)}
+    if identity:
+        identity["requirements_sha256"] = requirements_sha256(os.environ.get(
+            "REINFORCE_IMAGE_REQUIREMENTS_DIR", "."))
+    return identity
+
+
+def write_fingerprint(folder: str | Path) -> None:
+    write_atomic(Path(folder) / FINGERPRINT_FILE, json.dumps(
+        environment_fingerprint(), indent=2, sort_keys=True) + "\n")
+
+
+def fingerprint_mismatch(folder: str | Path) -> str | None:
+    """One line naming what differs between an output's recorded environment and this one."""
+    recorded_path = Path(folder) / FINGERPRINT_FILE
+    if not recorded_path.exists():
+        return None
+    try:
+        recorded = json.loads(recorded_path.read_text())
+    except (OSError, ValueError):
+        return f"{recorded_path}: unreadable environment record"
+    current = environment_fingerprint()
+    differences = [f"{key} {recorded.get(key)!r} -> {current[key]!r}" for key in current
+                   if recorded.get(key) != current[key]]
+    if not differences:
+        return None
+    return f"{folder} was made under another environment: {'; '.join(differences)}"
+
+
+def log_path(name: str) -> Path:
+    """A git-ignored place for wall-clock figures, never a DVC output."""
+    folder = Path("logs")
+    folder.mkdir(exist_ok=True)
+    return folder / name

@@ -1,0 +1,140 @@
+"""Policy and value networks, and a NumPy copy of many seeds' policies for acting fast."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
+    # The same distribution as nn.Linear's default init (kaiming_uniform with a=sqrt(5),
+    # i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias), drawn from the
+    # seed's own generator instead of torch's global RNG.
+    bound = 1.0 / math.sqrt(layer.in_features)
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound, generator=generator)
+        layer.bias.uniform_(-bound, bound, generator=generator)
+
+
+def _mlp(in_dim: int, hidden_dim: int, out_dim: int, generator: torch.Generator) -> nn.Sequential:
+    # skip_init: building the layers must not draw from (or depend on) the global RNG.
+    first = nn.utils.skip_init(nn.Linear, in_dim, hidden_dim)
+    second = nn.utils.skip_init(nn.Linear, hidden_dim, out_dim)
+    _init_linear(first, generator)
+    _init_linear(second, generator)
+    return nn.Sequential(first, nn.ReLU(), second)
+
+
+class Policy(nn.Module):
+    """The article's policy: Linear(obs, hidden) - ReLU - Linear(hidden, actions) - softmax.
+
+    forward returns logits; the softmax is applied where it is used (log_softmax in the
+    loss, which equals log(softmax) up to float rounding and never gives log(0)).
+    """
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden_dim: int, generator: torch.Generator):
+        super().__init__()
+        self.net = _mlp(obs_dim, hidden_dim, n_actions, generator)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs)
+
+
+class ValueNet(nn.Module):
+    """State-value critic V(s) with the policy's architecture and one output."""
+
+    def __init__(self, obs_dim: int, hidden_dim: int, generator: torch.Generator):
+        super().__init__()
+        self.net = _mlp(obs_dim, hidden_dim, 1, generator)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs).squeeze(-1)
+
+
+class StackedPolicies:
+    """NumPy copies of several seeds' policy weights, to choose actions without autograd.
+
+    Each seed is its own slice of the stacked arrays and np.matmul computes every slice
+    with the same kernel call, so a seed's actions do not depend on which other seeds
+    share the stack.
+    """
+
+    def __init__(self, policies: list[Policy]):
+        first, second = policies[0].net[0], policies[0].net[2]
+        n = len(policies)
+        self.w1 = np.zeros((n, first.in_features, first.out_features), dtype=np.float32)
+        self.b1 = np.zeros((n, 1, first.out_features), dtype=np.float32)
+        self.w2 = np.zeros((n, second.in_features, second.out_features), dtype=np.float32)
+        self.b2 = np.zeros((n, 1, second.out_features), dtype=np.float32)
+        for index, policy in enumerate(policies):
+            self.refresh(index, policy)
+
+    def refresh(self, index: int, policy: Policy) -> None:
+        first, second = policy.net[0], policy.net[2]
+        self.w1[index] = first.weight.detach().numpy().T
+        self.b1[index, 0] = first.bias.detach().numpy()
+        self.w2[index] = second.weight.detach().numpy().T
+        self.b2[index, 0] = second.bias.detach().numpy()
+
+    def subset(self, rows: np.ndarray) -> StackedPolicies:
+        """The policies of some seeds only (a copy), once the others have finished."""
+        if len(rows) == len(self.w1):
+            return self
+        view = object.__new__(StackedPolicies)
+        view.w1, view.b1 = self.w1[rows], self.b1[rows]
+        view.w2, view.b2 = self.w2[rows], self.b2[rows]
+        return view
+
+    def logits(self, obs: np.ndarray) -> np.ndarray:
+        """obs: (n_seeds, obs_dim) -> logits (n_seeds, n_actions)."""
+        hidden = np.maximum(np.matmul(obs[:, None, :], self.w1) + self.b1, 0.0)
+        return (np.matmul(hidden, self.w2) + self.b2)[:, 0, :]
+
+    def act(self, obs: np.ndarray, gumbel_noise: np.ndarray | None) -> np.ndarray:
+        """Greedy actions when gumbel_noise is None, else one sample of softmax(logits) per
+        seed by the Gumbel-max trick: argmax(logits + g), g ~ Gumbel(0, 1) per action."""
+        logits = self.logits(obs)
+        if gumbel_noise is not None:
+            logits = logits + gumbel_noise
+        return logits.argmax(axis=1)
+
+
+class GumbelStreams:
+    """Each seed's own stream of Gumbel(0, 1) noise for action sampling, drawn in blocks.
+
+    All active seeds take a step together, so a seed's step count is the lockstep step
+    number; seed k's t-th action always uses the t-th draw of seed k's own generator,
+    whichever other seeds run beside it.
+    """
+
+    def __init__(self, rngs: list[np.random.Generator], n_actions: int, block: int = 512):
+        self.rngs, self.block = rngs, block
+        self.noise = np.zeros((len(rngs), block, n_actions))
+
+    def at(self, step: int, rows: np.ndarray) -> np.ndarray:
+        column = step % self.block
+        if column == 0:
+            for k in rows.tolist():
+                self.noise[k] = self.rngs[k].gumbel(size=self.noise.shape[1:])
+        return self.noise[rows, column]
+
+
+def save_policy(policy: Policy, critic: ValueNet | None, meta: dict) -> bytes:
+    """Serialize to bytes: saving to a BytesIO keeps file names out of the archive, so the
+    bytes are the same wherever the file is written."""
+    buffer = io.BytesIO()
+    torch.save({"meta": meta, "policy": policy.state_dict(),
+                "critic": None if critic is None else critic.state_dict()}, buffer)
+    return buffer.getvalue()
+
+
+def load_policy(path) -> tuple[Policy, dict]:
+    checkpoint = torch.load(path, weights_only=True)
+    meta = checkpoint["meta"]
+    policy = Policy(meta["obs_dim"], meta["n_actions"], meta["hidden_dim"], torch.Generator())
+    policy.load_state_dict(checkpoint["policy"])
+    return policy, meta

@@ -1,0 +1,117 @@
+"""Running groups of seeds in worker processes, with one progress display.
+
+Seeds never share a computation, so splitting them across processes changes no byte of
+any result (tests/test_reproducibility.py holds it); it only uses the machine's cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Report = Callable[[float], None]
+
+
+class Progress:
+    """tqdm on a terminal; a plain log line every tenth of the work otherwise."""
+
+    def __init__(self, label: str, total: int, unit: str = "episodes"):
+        self.label, self.total, self.unit = label, total, unit
+        self.count, self.next_log, self.recent = 0, total / 10, []
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, desc=label, unit="ep", leave=True)
+
+    def update(self, episode_return: float, count: int = 1) -> None:
+        self.count += count
+        self.recent.append(episode_return)
+        del self.recent[:-100]
+        mean = sum(self.recent) / len(self.recent)
+        if self.bar is not None:
+            self.bar.update(count)
+            if self.count % 50 < count or self.count == self.total:
+                self.bar.set_postfix(mean_return=f"{mean:.1f}")
+        elif self.count >= self.next_log or self.count == self.total:
+            self.next_log += self.total / 10
+            print(f"{self.label}: {self.count}/{self.total} {self.unit}, mean return of the "
+                  f"last {len(self.recent)}: {mean:.1f}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def split_round_robin(seeds: Sequence[int], groups: int) -> list[list[int]]:
+    groups = max(1, min(groups, len(seeds)))
+    return [list(seeds[i::groups]) for i in range(groups)]
+
+
+def _worker(func, group, results: multiprocessing.Queue) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone reacts and stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    batch: list[float] = []
+
+    def report(episode_return: float) -> None:
+        batch.append(episode_return)
+        if len(batch) >= 25:
+            results.put(("progress", list(batch)))
+            batch.clear()
+
+    try:
+        result = func(group, report)
+        results.put(("progress", list(batch)))
+        results.put(("done", result))
+    except BaseException:  # noqa: BLE001  (sent to the parent, which raises it)
+        results.put(("error", traceback.format_exc()))
+
+
+def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[int],
+                    workers: int, progress: Progress) -> list[Any]:
+    """func(seed_group, report) for each group of seeds, in `workers` processes; report()
+    is called once per finished episode. Results come back in group order."""
+    groups = split_round_robin(seeds, workers)
+    if len(groups) == 1:
+        try:
+            return [func(groups[0], progress.update)]
+        finally:
+            progress.close()
+
+    context = multiprocessing.get_context("fork")
+    channels = [context.Queue() for _ in groups]
+    processes = [context.Process(target=_worker, args=(func, group, channel), daemon=True)
+                 for group, channel in zip(groups, channels)]
+    results: list[Any] = [None] * len(groups)
+    pending = set(range(len(groups)))
+    try:
+        for process in processes:
+            process.start()
+        while pending:
+            for index in sorted(pending):
+                try:
+                    kind, payload = channels[index].get(timeout=0.05)
+                except queue.Empty:
+                    if not processes[index].is_alive() and channels[index].empty():
+                        raise RuntimeError(f"worker for seeds {groups[index]} died "
+                                           f"(exit code {processes[index].exitcode})")
+                    continue
+                if kind == "progress":
+                    for episode_return in payload:
+                        progress.update(episode_return)
+                elif kind == "done":
+                    results[index] = payload
+                    pending.discard(index)
+                else:
+                    raise RuntimeError(f"worker for seeds {groups[index]} failed:\n{payload}")
+        return results
+    finally:
+        progress.close()
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()

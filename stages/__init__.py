@@ -1,0 +1,1 @@
+"""Thin DVC stage entry points: parse arguments, call the library, write outputs."""

@@ -1,0 +1,38 @@
+"""DVC stage evaluate@<variant>: play each seed's trained policy on the plain env.
+
+Writes runs/<variant>/eval/{eval.csv, environment.json}.
+"""
+
+import argparse
+
+from reinforce.cli import stage_main
+from reinforce.config import load_config
+from reinforce.evaluate import evaluate_policies
+from reinforce.outputs import atomic_directory, fingerprint_mismatch, write_fingerprint
+
+
+@stage_main("evaluate")
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("variant")
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+
+    cfg = load_config(args.params)
+    cfg.variant(args.variant)
+    train_dir = f"runs/{args.variant}/train"
+    if (note := fingerprint_mismatch(train_dir)):
+        print(f"evaluate@{args.variant}: note: {note}", flush=True)
+
+    returns = evaluate_policies(train_dir, cfg.env.id, cfg.seeds, cfg.evaluate)
+    with atomic_directory(f"runs/{args.variant}/eval") as tmp:
+        returns.to_csv(tmp / "eval.csv", index=False, float_format="%.9g")
+        write_fingerprint(tmp)
+    per_seed = returns.groupby("seed")["return"].mean()
+    print(f"evaluate@{args.variant}: {cfg.evaluate.episodes} {cfg.evaluate.policy} episodes per "
+          f"seed; mean return per seed: "
+          + ", ".join(f"{seed}: {value:.1f}" for seed, value in per_seed.items()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

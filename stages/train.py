@@ -1,0 +1,52 @@
+"""DVC stage train@<variant>: train every seed of one variant.
+
+Writes runs/<variant>/train/{curves.csv, policy_seed<k>.pt, environment.json}; the
+wall-clock figures go to the git-ignored logs/train-<variant>.json.
+"""
+
+import argparse
+import json
+
+from reinforce.cli import stage_main
+from reinforce.config import load_config
+from reinforce.evaluate import policy_path
+from reinforce.outputs import (atomic_directory, container_identity, environment_fingerprint,
+                               fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
+from reinforce.train import train_variant
+
+
+@stage_main("train")
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("variant")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default=None, help="default: runs/<variant>/train")
+    args = parser.parse_args(argv)
+
+    cfg = load_config(args.params)
+    train_cfg = cfg.variant(args.variant)
+    out = args.out or f"runs/{args.variant}/train"
+    if (note := fingerprint_mismatch(out)):
+        print(f"train@{args.variant}: note: {note}", flush=True)
+
+    result = train_variant(train_cfg, cfg.env.id, cfg.seeds, workers=cfg.compute.workers,
+                           label=f"train@{args.variant}")
+
+    with atomic_directory(out) as tmp:
+        result.curves.to_csv(tmp / "curves.csv", index=False, float_format="%.9g")
+        for seed, checkpoint in result.checkpoints.items():
+            write_atomic(policy_path(tmp, seed), checkpoint)
+        write_fingerprint(tmp)
+
+    speed = result.env_steps / result.seconds
+    print(f"train@{args.variant}: {len(cfg.seeds)} seeds x {train_cfg.episodes} episodes, "
+          f"{result.env_steps} env steps in {result.seconds:.1f} s ({speed:,.0f} steps/s)")
+    write_atomic(log_path(f"train-{args.variant}.json"), json.dumps({
+        "variant": args.variant, "seeds": list(cfg.seeds), "env_steps": result.env_steps,
+        "seconds": result.seconds, "steps_per_second": speed,
+        "environment": environment_fingerprint(), "container": container_identity(),
+    }, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
