@@ -1,0 +1,89 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import reinforce  # noqa: E402,F401  (pins the numeric path before torch/numpy load)
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
+
+
+def tiny_params(**overrides) -> dict:
+    """Params small enough for a test: 2 seeds, a few episodes."""
+    params = {
+        "env": {"id": "CartPole-v1", "solved_threshold": 475, "solve_window": 5},
+        "seeds": [0, 1],
+        "train": {"episodes": 6, "gamma": 0.99, "lr": 0.01, "hidden_dim": 16,
+                  "normalize_returns": True, "baseline": "none", "critic_lr": 0.01,
+                  "entropy_coef": 0.0, "grad_clip_norm": None, "episodes_per_update": 1},
+        "variants": {"article": {}, "value-baseline": {"baseline": "value"}},
+        "evaluate": {"episodes": 2, "seed_offset": 1000000, "policy": "greedy"},
+        "report": {"ci": 0.95, "bootstrap_resamples": 200, "bootstrap_seed": 0,
+                   "smoothing_window": 2},
+        "compute": {"workers": 1},
+    }
+    for key, value in overrides.items():
+        params[key] = value
+    return params
+
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+PROJECT_FILES = ["dvc.yaml", "reinforce", "stages", ".dvcignore", ".gitignore"]
+
+
+def make_project(path: Path, params: dict) -> Path:
+    """A fresh git + DVC repository at path holding the pipeline and the given params."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    path.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, path / name)
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], path)
+    run(["git", "config", "user.email", "test@example.com"], path)
+    run(["git", "config", "user.name", "test"], path)
+    run(["dvc", "init", "-q"], path)
+    run(["dvc", "config", "core.analytics", "false"], path)
+    run(["git", "add", "-A"], path)
+    run(["git", "commit", "-qm", "project"], path)
+    return path
+
+
+def run(command: list[str], cwd: Path, check: bool = True, **kwargs):
+    import subprocess
+
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": ""}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                            **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def tree_bytes(path: Path, *folders: str) -> dict[str, bytes]:
+    """Every file under the given folders of path, by relative name."""
+    files = {}
+    for folder in folders:
+        base = path / folder
+        candidates = [base] if base.is_file() else sorted(base.rglob("*"))
+        for file in candidates:
+            if file.is_file():
+                files[str(file.relative_to(path))] = file.read_bytes()
+    return files
