@@ -7,13 +7,17 @@ different vector units (see README, "What the reproducibility promise covers").
 
 import os
 
-# setdefault: a user may override any pin from the environment (e.g. to measure the
-# machine's native path), and the fingerprint records the values in force.
+# Measured on these machines (README, "What the reproducibility promise covers"): torch's
+# kernel choice and MKL's code path each change the bytes of a run, OpenBLAS's core type
+# did not. setdefault: a user may override a pin (e.g. to measure the native path), and
+# the environment fingerprint records the values in force.
 NUMERIC_PINS = {
+    # torch's vectorized kernels: AVX2 exists on every x86_64 CPU since 2013-2015; on one
+    # without it torch falls back to its default kernels (and other bytes).
     "ATEN_CPU_CAPABILITY": "avx2",
+    # MKL's conditional numerical reproducibility: one code path on every x86_64 CPU.
     "MKL_CBWR": "COMPATIBLE",
-    "OPENBLAS_CORETYPE": "Haswell",
-    "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR",
+    # One thread each: results must not depend on the core count.
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
