@@ -30,9 +30,18 @@ def test_repro_writes_every_output(project):
             fingerprint = json.loads((folder / "environment.json").read_text())
             assert {"python", "torch", "numpy", "gymnasium", "machine"} <= set(fingerprint)
     metrics = json.loads((project / "metrics.json").read_text())
-    assert set(metrics) >= {"article", "value-baseline"}
+    for variant in ("article", "value-baseline"):
+        final = metrics[variant]["final_return"]
+        assert final["iqm_ci_low"] <= final["iqm"] <= final["iqm_ci_high"]
+        assert 0 <= metrics[variant]["solve_rate"] <= 1
+    assert 0 <= metrics["value-baseline"]["p_improve"]["value"] <= 1
     report = (project / "reports" / "report.md").read_text()
-    assert "article" in report and "value-baseline" in report
+    assert "| article" in report and "| value-baseline" in report
+    for figure in ("learning_curves", "final_performance", "episodes_to_solve", "seed_grid",
+                   "performance_profile"):
+        for suffix in (".png", ".svg"):
+            assert (project / "reports" / "figures" / (figure + suffix)).stat().st_size > 1000
+        assert f"figures/{figure}.png" in report
     assert not list(project.rglob(".tmp-*"))
     assert (project / "logs" / "train-article.json").exists()
 
