@@ -4,8 +4,9 @@
     python -m benchmarks.speed --episodes 200     # a shorter run of the same kind
 
 Both run the `article` variant (params.yaml's train defaults) on the same seeds and episode
-count, one after the other in this process with one thread each, and the ratio of their
-env steps per second is printed. Run it on an otherwise idle machine.
+count, one after the other, each on one thread. Ours runs twice: in one process, and with
+params.yaml's compute.workers processes (as `dvc repro` runs it); the article's loop uses
+one process, as the article does. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ def main() -> None:
     seeds = list(range(args.seeds))
     torch.set_num_threads(1)
 
-    ours = train_variant(train, cfg.env.id, seeds, label="ours")
-    ours_speed = ours.env_steps / ours.seconds
-    print(f"ours:    {ours.env_steps:>9} env steps in {ours.seconds:7.1f} s = "
-          f"{ours_speed:9,.0f} steps/s", flush=True)
+    speeds = {}
+    for workers in sorted({1, cfg.compute.workers}):
+        ours = train_variant(train, cfg.env.id, seeds, workers=workers, label="ours")
+        speeds[workers] = ours.env_steps / ours.seconds
+        print(f"ours, {workers} process(es): {ours.env_steps:>9} env steps in "
+              f"{ours.seconds:7.1f} s = {speeds[workers]:9,.0f} steps/s", flush=True)
 
     start, article_steps = time.perf_counter(), 0
     for seed in seeds:
@@ -47,10 +50,11 @@ def main() -> None:
         article_steps += steps
     article_seconds = time.perf_counter() - start
     article_speed = article_steps / article_seconds
-    print(f"article: {article_steps:>9} env steps in {article_seconds:7.1f} s = "
-          f"{article_speed:9,.0f} steps/s")
-    print(f"ratio (ours / article steps per second): {ours_speed / article_speed:.1f}x "
-          f"[{len(seeds)} seeds x {train.episodes} episodes, {cfg.env.id}]")
+    print(f"article's loop, 1 process: {article_steps:>9} env steps in {article_seconds:7.1f} s"
+          f" = {article_speed:9,.0f} steps/s")
+    for workers, speed in speeds.items():
+        print(f"ratio, ours with {workers} process(es) / article: {speed / article_speed:.1f}x "
+              f"[{len(seeds)} seeds x {train.episodes} episodes, {cfg.env.id}]")
 
 
 if __name__ == "__main__":

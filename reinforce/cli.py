@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 from reinforce.config import ConfigError
@@ -23,6 +24,13 @@ def stage_main(name: str):
                 return 2
             except KeyboardInterrupt:
                 print(f"{name}: interrupted; no output written", file=sys.stderr)
+                if main.__module__ == "__main__":
+                    # Run as `python -m stages.<name>`: the temporary outputs are removed
+                    # and the workers stopped by now; skip the interpreter's teardown of
+                    # torch & co. (0.4 s idle, over 1 s on a busy machine).
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(130)
                 return 130
         return run
 

@@ -23,7 +23,7 @@ def tiny_params(**overrides) -> dict:
         "train": {"episodes": 6, "gamma": 0.99, "lr": 0.01, "hidden_dim": 16,
                   "normalize_returns": True, "baseline": "none", "critic_lr": 0.01,
                   "entropy_coef": 0.0, "grad_clip_norm": None, "episodes_per_update": 1},
-        "variants": {"article": {}, "value-baseline": {"baseline": "value"}},
+        "variants": {"article": {"lr": 0.01}, "value-baseline": {"baseline": "value"}},
         "evaluate": {"episodes": 2, "seed_offset": 1000000, "policy": "greedy"},
         "report": {"ci": 0.95, "bootstrap_resamples": 200, "bootstrap_seed": 0,
                    "smoothing_window": 2},
@@ -37,7 +37,7 @@ def tiny_params(**overrides) -> dict:
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-PROJECT_FILES = ["dvc.yaml", "reinforce", "stages", ".dvcignore", ".gitignore"]
+PROJECT_FILES = ["dvc.yaml", "dvc_templates", "reinforce", "stages", ".dvcignore", ".gitignore"]
 
 
 def make_project(path: Path, params: dict) -> Path:

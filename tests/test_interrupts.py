@@ -1,0 +1,191 @@
+"""Crashes and interruptions: SIGKILL of `dvc repro`, Ctrl-C of a stage and of `dvc repro`,
+and outputs made under another environment (docs/experiments.md, "After a crash or Ctrl-C").
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import make_project, run, tiny_params, tree_bytes
+
+OUTPUTS = ("dvc.lock", "runs", "metrics.json", "reports")
+PROGRESS = "episodes, mean return"  # the stages' progress line (stderr is not a terminal)
+ENV = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": ""}
+
+
+def long_params(workers: int = 1) -> dict:
+    """One variant, 2 seeds, 300 episodes: a few seconds of training to interrupt."""
+    params = tiny_params(variants={"article": {}}, compute={"workers": workers})
+    params["train"] = {**params["train"], "episodes": 300}
+    return params
+
+
+def start(command: list[str], cwd: Path, stderr=subprocess.PIPE, **kwargs) -> subprocess.Popen:
+    """Start command in its own process group (as a shell does for a foreground job)."""
+    return subprocess.Popen(command, cwd=cwd, env=ENV, stderr=stderr, text=True,
+                            start_new_session=True, **kwargs)
+
+
+def read_until_progress(process: subprocess.Popen, timeout: float = 60) -> list[str]:
+    """Lines of the process's stderr up to the first progress line of training."""
+    lines, deadline = [], time.monotonic() + timeout
+    for line in process.stderr:
+        lines.append(line)
+        if PROGRESS in line or time.monotonic() > deadline:
+            break
+    assert lines and PROGRESS in lines[-1], "".join(lines)
+    return lines
+
+
+def alive(processes: list[psutil.Process]) -> list[int]:
+    result = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                result.append(process.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return result
+
+
+def interrupt(process: subprocess.Popen) -> tuple[float, float, list[str], list[psutil.Process]]:
+    """Ctrl-C to the process group, as a terminal sends it. Returns the seconds until the
+    stage's "interrupted" line and until the process exited, the stderr lines from that
+    line on, and every process the command had started."""
+    children = psutil.Process(process.pid).children(recursive=True)
+    sent = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    message = None
+    try:
+        for line in process.stderr:  # progress lines written before the signal, then ours
+            if "interrupted" in line:
+                message = time.monotonic() - sent
+                rest = [line.rstrip("\n")] + process.stderr.read().splitlines()
+                break
+        else:
+            rest = []
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    exited = time.monotonic() - sent
+    assert message is not None, "no 'interrupted' line on stderr"
+    return message, exited, rest, children
+
+
+def assert_nothing_looks_complete(project: Path, variant: str = "article") -> None:
+    """No train/eval folder a reader or DVC would take as a result; at most hidden
+    `.tmp-*` folders, which the next run removes."""
+    folder = project / "runs" / variant
+    leftovers = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    assert all(name.startswith(".tmp-") or name == ".gitignore" for name in leftovers), leftovers
+    assert not (project / "dvc.lock").exists()
+
+
+def test_sigkill_of_dvc_repro_then_repro_gives_the_bytes_of_an_uninterrupted_run(tmp_path):
+    reference = make_project(tmp_path / "reference", long_params())
+    killed = make_project(tmp_path / "killed", long_params())
+    # The uninterrupted run goes on beside the killed one (one core each).
+    uninterrupted = start(["dvc", "repro"], reference, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    try:
+        process = start(["dvc", "repro"], killed, stdout=subprocess.DEVNULL)
+        read_until_progress(process)
+        children = psutil.Process(process.pid).children(recursive=True)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        process.stderr.close()
+        psutil.wait_procs(children, timeout=10)
+        assert not alive(children)
+        assert_nothing_looks_complete(killed)
+        # DVC's own lock (.dvc/tmp/lock) is an fcntl lock, gone with the process; its
+        # rwlock file still names the killed dvc as writing runs/article/train.
+        rwlock = json.loads((killed / ".dvc" / "tmp" / "rwlock").read_text())
+        assert any(info["pid"] == process.pid for info in rwlock["write"].values()), rwlock
+        # What a SIGKILL while the stage writes its outputs leaves: a hidden, partial folder.
+        partial = killed / "runs" / "article" / ".tmp-train.killed"
+        partial.mkdir(parents=True)
+        (partial / "curves.csv").write_text("seed,episode,return,length,loss\n0,0,")
+
+        # What a user does: run `dvc repro` again. DVC finds the killed process's pid dead,
+        # drops its lock entries with a warning and reruns the unfinished stages.
+        again = run(["dvc", "repro"], killed)
+        assert "had been killed. Auto removed it from the lock file" in again.stderr
+        assert "Running stage 'train@article'" in again.stdout
+    finally:
+        if uninterrupted.poll() is None:
+            uninterrupted.wait(timeout=300)
+    assert uninterrupted.returncode == 0
+
+    assert not list(killed.rglob(".tmp-*"))
+    expected, got = tree_bytes(reference, *OUTPUTS), tree_bytes(killed, *OUTPUTS)
+    assert expected.keys() == got.keys()
+    differ = [name for name in expected if expected[name] != got[name]]
+    assert not differ, f"not byte-identical to the uninterrupted run: {differ}"
+    assert "up to date" in run(["dvc", "status"], killed).stdout.lower()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_of_the_train_stage_stops_at_once_with_one_line(tmp_path, workers):
+    project = make_project(tmp_path / "repo", long_params(workers))
+    process = start([sys.executable, "-m", "stages.train", "article"], project,
+                    stdout=subprocess.PIPE)
+    before = read_until_progress(process)
+    message, exited, rest, children = interrupt(process)
+    process.stdout.close()
+
+    assert process.returncode == 130
+    assert message < 1.0 and exited < 1.0, f"stopped after {message:.2f} s, exited after " \
+                                           f"{exited:.2f} s"
+    assert rest == ["train: interrupted; no output written"], rest
+    assert "Traceback" not in "".join(before + rest)
+    # The workers (forked, ignoring SIGINT) were terminated by their parent.
+    assert len(children) == (workers if workers > 1 else 0)
+    assert not alive(children)
+    assert_nothing_looks_complete(project)
+
+
+def test_ctrl_c_of_dvc_repro_stops_at_once_and_leaves_nothing_complete(tmp_path):
+    project = make_project(tmp_path / "repo", long_params(workers=2))
+    process = start(["dvc", "repro"], project, stdout=subprocess.DEVNULL)
+    before = read_until_progress(process)
+    message, exited, rest, children = interrupt(process)
+
+    assert message < 1.0 and exited < 1.0, f"stopped after {message:.2f} s, dvc exited " \
+                                           f"after {exited:.2f} s"
+    assert process.returncode != 0
+    # The stage's line, then DVC's own one-line error; no traceback from either.
+    assert rest == ["train: interrupted; no output written",
+                    "ERROR: failed to reproduce 'train@article': failed to run: "
+                    "python -m stages.train article, exited with 130"], rest
+    assert "Traceback" not in "".join(before + rest)
+    assert len(children) == 3  # the stage and its 2 workers
+    assert not alive(children)
+    assert_nothing_looks_complete(project)
+    rwlock = json.loads((project / ".dvc" / "tmp" / "rwlock").read_text())
+    assert not rwlock.get("write") and not any(rwlock.get("read", {}).values()), rwlock
+
+
+def test_outputs_made_under_another_environment_are_named_in_one_line(tmp_path):
+    project = make_project(tmp_path / "repo", tiny_params())
+    run([sys.executable, "-m", "stages.train", "article"], project)
+    train = project / "runs" / "article" / "train"
+    record = json.loads((train / "environment.json").read_text())
+    record["torch"] = "1.0.0"
+    (train / "environment.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+
+    result = run([sys.executable, "-m", "stages.evaluate", "article"], project)
+    notes = [line for line in result.stdout.splitlines() + result.stderr.splitlines()
+             if "another environment" in line]
+    torch = metadata.version("torch")
+    assert notes == [f"evaluate@article: note: runs/article/train was made under another "
+                     f"environment: torch '1.0.0' -> '{torch}'"], result.stdout + result.stderr
+    assert (project / "runs" / "article" / "eval" / "eval.csv").exists()
