@@ -1,0 +1,95 @@
+#!/bin/bash
+# Entrypoint of the reinforce image (see docs/container.md).
+#
+#   (no arguments) | repro [ARGS]   dvc repro [ARGS] on the repository mounted at /work
+#   verify [ARGS]                   copy the repository baked into the image to a temporary folder,
+#                                   run `dvc repro --force [ARGS]` there, and fail unless dvc.lock is
+#                                   byte-identical to the committed one
+#   anything else                   executed as is (e.g. `pytest`, `bash`, `dvc metrics show`)
+set -euo pipefail
+
+BAKED=/opt/reinforce
+WORK=/work
+
+say() { printf 'reinforce-image: %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+# `docker run --user UID:GID` may name a user with no passwd entry, whose HOME is `/` (not writable).
+# git (safe.directory), dvc and matplotlib all want a writable HOME: give them a private one.
+ensure_writable_home() {
+    if [ -z "${HOME:-}" ] || [ "${HOME}" = / ] || [ ! -d "${HOME}" ] || [ ! -w "${HOME}" ]; then
+        HOME="$(mktemp -d /tmp/home.XXXXXX)"
+        export HOME
+    fi
+    export MPLCONFIGDIR="${MPLCONFIGDIR:-${HOME}/.config/matplotlib}"
+    # Such a uid has no user name either: Python's getpass.getuser() (used by dvc) reads these
+    # variables before it falls back to the passwd database, which would fail.
+    if [ -z "${USER:-}" ]; then
+        # (`id -un` prints the bare number, and fails, for a uid with no name.)
+        if ! USER="$(id -un 2>/dev/null)"; then USER="uid$(id -u)"; fi
+        export USER
+    fi
+    export LOGNAME="${LOGNAME:-${USER}}"
+}
+
+# The mounted checkout belongs to the caller, not necessarily to the uid git runs as here.
+trust_repository() {
+    if ! git config --global --get-all safe.directory 2>/dev/null | grep -qxF "$1"; then
+        git config --global --add safe.directory "$1"
+    fi
+}
+
+repro() {
+    [ -f "${WORK}/dvc.yaml" ] || die "no dvc.yaml in ${WORK}: mount the repository, e.g. docker run --rm -v \"\$PWD\":/work --user \"\$(id -u):\$(id -g)\" IMAGE"
+    [ -w "${WORK}" ] || die "${WORK} is not writable by uid $(id -u): pass --user \"\$(id -u):\$(id -g)\""
+    cd "${WORK}"
+    trust_repository "${WORK}"
+    exec dvc repro "$@"
+}
+
+verify() {
+    [ -f "${BAKED}/dvc.lock" ] || die "this image has no committed dvc.lock to reproduce"
+    local tmp
+    tmp="$(mktemp -d /tmp/verify.XXXXXX)"
+    cp -a "${BAKED}/." "${tmp}/"
+    chmod -R u+w "${tmp}"
+    cd "${tmp}"
+    if [ ! -d .git ]; then
+        # The build context leaves .git out: make a repository of the baked files, so dvc has its
+        # git repository and `git diff` has the committed dvc.lock to compare against.
+        git init -q
+        git add -A
+        git -c user.name=reinforce-verify -c user.email=verify@localhost commit -q -m "results baked into the image"
+    fi
+    say "reproducing the committed results in ${tmp} (dvc repro --force $*)"
+    local start=${SECONDS}
+    dvc repro --force "$@"
+    if git diff --exit-code -- dvc.lock && cmp -s dvc.lock "${BAKED}/dvc.lock"; then
+        say "PASS: dvc.lock reproduced byte for byte ($((SECONDS - start)) s)"
+    else
+        say "FAIL: dvc.lock differs from the committed one (diff above)"
+        exit 1
+    fi
+}
+
+ensure_writable_home
+
+if [ "$#" -eq 0 ]; then
+    repro
+fi
+case "$1" in
+    repro) shift; repro "$@" ;;
+    verify) shift; verify "$@" ;;
+    *)
+        # With nothing mounted at /work, run in a writable copy of the baked-in repository, so that
+        # `docker run --rm IMAGE pytest` tests the code the image carries (and may write caches).
+        if [ "${PWD}" = "${WORK}" ] && [ ! -e "${WORK}/dvc.yaml" ]; then
+            copy="$(mktemp -d /tmp/reinforce.XXXXXX)"
+            cp -a "${BAKED}/." "${copy}/"
+            chmod -R u+w "${copy}"
+            cd "${copy}"
+        fi
+        if [ -e "${PWD}/.git" ]; then trust_repository "${PWD}"; fi
+        exec "$@"
+        ;;
+esac
