@@ -160,7 +160,8 @@ def test_queued_sweep_runs_in_parallel_in_separate_workspaces(project):
     status = run(["dvc", "queue", "status"], project).stdout
     assert status.count("Success") == 3, status
     # Two experiments ran at the same time, each in its own copy of the repository.
-    assert most == 2 and len(workspaces) == 3, (most, workspaces)
+    # (A third one that reruns nothing can come and go between two looks.)
+    assert most == 2 and len(workspaces) >= 2, (most, workspaces)
     # Temporary files live beside their outputs inside each experiment's workspace only:
     # nothing appeared in (or changed in) the user's workspace, logs/ included.
     assert all(t.startswith(".dvc/tmp/exps/tmp") for t in temps), temps
@@ -193,13 +194,28 @@ def test_queued_sweep_runs_in_parallel_in_separate_workspaces(project):
         if lr != 0.01:
             assert outs["runs/article/train"] != baseline["outs"]["runs/article/train"]["hash"]
 
-    # lr=0.01 is the train default: the article variant, retrained from scratch in this
-    # experiment (its params changed, so DVC reran it), gives the same bytes and numbers
-    # as in the workspace run that trained it beside the other variant.
-    same = by_lr[0.01]
+    # lr=0.01 is what params.yaml already says: nothing reruns, the same outputs.
     log = logs[0.01].read_text()
-    assert "Running stage 'train@article'" in log, log
-    assert "Stage 'train@value-baseline' didn't change, skipping" in log, log
+    assert "Stage 'train@article' didn't change, skipping" in log, log
+    same = by_lr[0.01]
     for path in ("runs/article/train", "runs/article/eval", "reports/tables"):
         assert same["outs"][path]["hash"] == baseline["outs"][path]["hash"], path
     assert same["metrics"]["metrics.json"]["data"] == base_metrics
+
+
+def test_same_setup_gives_the_same_numbers_in_another_variant_and_experiment(project):
+    """value-baseline set to the article's setup, in an experiment: it is retrained from
+    scratch and gives the article's bytes and numbers (the same seeds, the same config)."""
+    result = run(["dvc", "exp", "run", "-S", "variants.value-baseline.baseline=none"], project)
+    assert "Running stage 'train@value-baseline'" in result.stdout, result.stdout
+    try:
+        for stage in ("train", "eval"):
+            article = tree_bytes(project, f"runs/article/{stage}")
+            other = tree_bytes(project, f"runs/value-baseline/{stage}")
+            assert {k.split("/", 2)[2]: v for k, v in article.items()} == \
+                {k.split("/", 2)[2]: v for k, v in other.items()}, stage
+        metrics = json.loads((project / "metrics.json").read_text())
+        assert metrics["value-baseline"]["final_return"] == metrics["article"]["final_return"]
+        assert metrics["value-baseline"]["p_improve"]["value"] == 0.5
+    finally:
+        restore_head(project)
