@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from reinforce.stats import flatten
 from tests.conftest import ROOT, make_project, run, tiny_params, tree_bytes
 
 # The `dvc exp show` of docs/experiments.md: the changed params and the headline metric.
@@ -48,16 +49,6 @@ def restore_head(path: Path) -> None:
     run(["git", "checkout", "-q", "--", "."], path)
     run(["dvc", "checkout", "--force"], path)
     assert run(["git", "status", "--porcelain"], path).stdout == ""
-
-
-def flatten(tree: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def variant_metrics(metrics: dict, variant: str) -> dict:
