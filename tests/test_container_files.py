@@ -105,6 +105,9 @@ def test_dockerignore_keeps_heavy_and_private_things_out():
 
 # --- requirements ------------------------------------------------------------------------------------
 
+TORCH_LINKS = "--find-links https://download.pytorch.org/whl/cpu/torch/"
+
+
 def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
     """name -> (version, hashes) of a pip-compile --generate-hashes file; every entry must be ==."""
     text = path.read_text()
@@ -112,7 +115,7 @@ def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
     pins: dict[str, tuple[str, list[str]]] = {}
     for line in logical.splitlines():
         line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("--hash") else line.strip()
-        if not line:
+        if not line or line == TORCH_LINKS:
             continue
         assert not line.startswith("-"), f"{path.name}: unexpected option line {line!r}"
         spec, *options = line.split(" --hash=")
@@ -124,6 +127,13 @@ def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
         assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), f"{path.name}: {req.name}"
         pins[canonicalize_name(req.name)] = (next(iter(req.specifier)).version, hashes)
     return pins
+
+
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
+def test_lock_names_where_the_cpu_torch_lives(lock):
+    # The only option line: the PyTorch CPU index's torch page (torch +cpu is not on PyPI),
+    # so a plain `pip install -r` works anywhere; nothing of the resolving machine leaks in.
+    assert (ROOT / lock).read_text().splitlines()[0] == TORCH_LINKS
 
 
 @pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
@@ -166,6 +176,7 @@ def test_dev_lock_repeats_the_runtime_lock():
 
 
 def test_regenerate_command_is_written_down():
-    for path in ("requirements.in", "requirements-dev.in", "docs/container.md"):
+    for path in ("requirements.in", "requirements-dev.in", "docs/container.md", "README.md"):
         text = (ROOT / path).read_text()
-        assert "pip-compile --generate-hashes" in text, path
+        assert "bash scripts/lock-requirements" in text, path
+    assert "pip-compile --generate-hashes" in (ROOT / "scripts/lock-requirements").read_text()
