@@ -10,12 +10,8 @@ import pandas as pd
 import torch
 
 from reinforce.config import EvaluateConfig
-from reinforce.policy import GumbelStreams, StackedPolicies, load_policy
+from reinforce.policy import GumbelStreams, StackedPolicies, load_policy, policy_path
 from reinforce.train import Episode, run_lockstep
-
-
-def policy_path(folder: str | Path, seed: int) -> Path:
-    return Path(folder) / f"policy_seed{seed}.pt"
 
 
 def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],

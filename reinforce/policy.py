@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -121,6 +122,10 @@ class GumbelStreams:
             for k in rows.tolist():
                 self.noise[k] = self.rngs[k].gumbel(size=self.noise.shape[1:])
         return self.noise[rows, column]
+
+
+def policy_path(folder: str | Path, seed: int) -> Path:
+    return Path(folder) / f"policy_seed{seed}.pt"
 
 
 def save_policy(policy: Policy, critic: ValueNet | None, meta: dict) -> bytes:

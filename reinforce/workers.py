@@ -98,7 +98,7 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
                 except queue.Empty:
                     if not processes[index].is_alive() and channels[index].empty():
                         raise RuntimeError(f"worker for seeds {groups[index]} died "
-                                           f"(exit code {processes[index].exitcode})")
+                                           f"(exit code {processes[index].exitcode})") from None
                     continue
                 if kind == "progress":
                     for episode_return in payload:

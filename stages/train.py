@@ -9,9 +9,9 @@ import json
 
 from reinforce.cli import stage_main
 from reinforce.config import load_config
-from reinforce.evaluate import policy_path
 from reinforce.outputs import (atomic_directory, container_identity, environment_fingerprint,
                                fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
+from reinforce.policy import policy_path
 from reinforce.train import train_variant
 
 

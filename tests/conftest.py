@@ -43,7 +43,6 @@ PROJECT_FILES = ["dvc.yaml", "dvc_templates", "reinforce", "stages", ".dvcignore
 def make_project(path: Path, params: dict) -> Path:
     """A fresh git + DVC repository at path holding the pipeline and the given params."""
     import shutil
-    import subprocess
 
     import yaml
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from reinforce import stats
-from reinforce.config import parse_config
 from reinforce.stats import BootstrapSettings
 
 FAST = BootstrapSettings(ci=0.95, resamples=2000, seed=0)
