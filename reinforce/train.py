@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from reinforce.config import TrainConfig
-from reinforce.envs import make_env, spaces_of
+from reinforce.envs import check_env_id, make_env
 from reinforce.policy import GumbelStreams, Policy, StackedPolicies, ValueNet, save_policy
 from reinforce.workers import Progress, map_seed_groups
 
@@ -210,9 +210,7 @@ def train_seeds(cfg: TrainConfig, env_id: str, seeds: Sequence[int],
                 report: Callable[[float], None]) -> tuple[list[tuple], dict[int, bytes], int]:
     """Train the given seeds side by side in this process: (curve rows, checkpoints, steps)."""
     torch.set_num_threads(1)  # results must not depend on the machine's core count
-    probe = make_env(env_id)
-    obs_dim, n_actions = spaces_of(probe, env_id)
-    probe.close()
+    obs_dim, n_actions = check_env_id(env_id)
 
     learners = [make_learner(seed, obs_dim, n_actions, cfg) for seed in seeds]
     stack = StackedPolicies([learner.policy for learner in learners])
@@ -246,9 +244,7 @@ def train_seeds(cfg: TrainConfig, env_id: str, seeds: Sequence[int],
 def train_variant(cfg: TrainConfig, env_id: str, seeds: Sequence[int], workers: int = 1,
                   label: str = "train") -> TrainResult:
     """Train every seed of one variant, the seeds split over `workers` processes."""
-    probe = make_env(env_id)
-    obs_dim, n_actions = spaces_of(probe, env_id)
-    probe.close()
+    obs_dim, n_actions = check_env_id(env_id)
     start = time.perf_counter()
     groups = map_seed_groups(partial(train_seeds, cfg, env_id), seeds, workers,
                              Progress(label, cfg.episodes * len(seeds)))
