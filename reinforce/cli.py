@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
+import signal
 import sys
+from collections.abc import Callable
 
-from reinforce.config import ConfigError
+from reinforce.config import Config, ConfigError, load_config
 
 
 def stage_main(name: str):
-    """Decorate a stage's main(argv): a ConfigError exits 2 and Ctrl-C exits 130, each with
-    one line on stderr; the outputs are written atomically, so neither leaves a file that
-    looks complete."""
+    """Decorate a stage's main(argv): a ConfigError exits 2 and Ctrl-C ends the process by
+    SIGINT, each with one line on stderr; the outputs are written atomically, so neither
+    leaves a file that looks complete."""
 
     def decorate(main):
         @functools.wraps(main)
@@ -25,13 +28,43 @@ def stage_main(name: str):
             except KeyboardInterrupt:
                 print(f"{name}: interrupted; no output written", file=sys.stderr)
                 if main.__module__ == "__main__":
-                    # Run as `python -m stages.<name>`: the temporary outputs are removed
-                    # and the workers stopped by now; skip the interpreter's teardown of
-                    # torch & co. (0.4 s idle, over 1 s on a busy machine).
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                    os._exit(130)
+                    die_of_sigint()
                 return 130
         return run
 
     return decorate
+
+
+def die_of_sigint() -> None:
+    """End the process by SIGINT, as the shell's convention for a handled Ctrl-C asks
+    (https://www.cons.org/cracauer/sigint.html): a waiting shell such as dash then stops
+    too, and `dvc repro` reports the same "exited with -2" under every shell, whereas an
+    exit code of 130 shows through only where the shell execs the stage (bash).
+
+    The temporary outputs are removed and the workers stopped by now, so this also skips
+    the interpreter's teardown of torch & co. (0.4 s idle, over 1 s on a busy machine)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    os._exit(130)  # unreachable unless SIGINT is blocked
+
+
+def run_report_step(name: str, doc: str, argv, step: Callable[[Config], str],
+                    input_errors: tuple[type[Exception], ...]) -> int:
+    """The whole of a stage that takes only `--params` and reads other stages' outputs
+    (aggregate, plot): step(config) writes the outputs and returns what to print; an
+    input it cannot use (input_errors) exits 1 with one line."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    config = load_config(args.params, check_env=False)
+    try:
+        done = step(config)
+    except input_errors as err:
+        if isinstance(err, FileNotFoundError) and err.filename:
+            err = f"{err.filename}: not found; run `dvc repro` to make it"
+        print(f"{name}: {err}", file=sys.stderr)
+        return 1
+    print(f"{name}: {done}")
+    return 0

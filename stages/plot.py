@@ -6,30 +6,24 @@ Run from the repository root: python -m stages.plot [--params params.yaml]
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from reinforce.cli import stage_main
-from reinforce.config import load_config
+from reinforce.cli import run_report_step, stage_main
+from reinforce.config import Config
 from reinforce.stats import DataError
+
+
+def write_figures_and_report(config: Config) -> str:
+    from reinforce.report import write_report  # matplotlib: only once the config is good
+
+    written = write_report(config, ".")
+    return f"wrote reports/report.md, reports/plots/ and reports/figures/ ({len(written)} files)"
 
 
 @stage_main("plot")
 def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    args = parser.parse_args(argv)
-    config = load_config(args.params, check_env=False)
-    from reinforce.report import write_report  # matplotlib: only once the config is good
-
-    try:
-        written = write_report(config, ".")
-    except (DataError, FileNotFoundError) as err:
-        print(f"plot: {err}", file=sys.stderr)
-        return 1
-    print(f"plot: wrote reports/report.md, reports/plots/ and reports/figures/ "
-          f"({len(written)} files)")
-    return 0
+    return run_report_step("plot", __doc__, argv, write_figures_and_report,
+                           (DataError, FileNotFoundError))
 
 
 if __name__ == "__main__":
