@@ -20,16 +20,8 @@ def check_env_id(env_id: str) -> tuple[int, int]:
         env = gym.make(env_id)
     except Exception as err:  # an installed id whose dependencies are missing, e.g. Box2D
         raise ConfigError(f"env.id: {env_id!r} cannot be created here: {err}") from None
-    try:
-        return spaces_of(env, env_id)
-    finally:
-        env.close()
-
-
-def spaces_of(env: gym.Env, env_id: str) -> tuple[int, int]:
-    from reinforce.config import ConfigError
-
     obs, act = env.observation_space, env.action_space
+    env.close()
     if not (isinstance(obs, spaces.Box) and len(obs.shape) == 1):
         raise ConfigError(f"env.id: {env_id!r} has observation space {obs}; allowed: a "
                           "one-dimensional Box (e.g. CartPole-v1, Acrobot-v1)")

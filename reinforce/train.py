@@ -206,11 +206,12 @@ class TrainResult:
     seconds: float
 
 
-def train_seeds(cfg: TrainConfig, env_id: str, seeds: Sequence[int],
-                report: Callable[[float], None]) -> tuple[list[tuple], dict[int, bytes], int]:
-    """Train the given seeds side by side in this process: (curve rows, checkpoints, steps)."""
+def train_seeds(cfg: TrainConfig, env_id: str, obs_dim: int, n_actions: int,
+                seeds: Sequence[int], report: Callable[[float], None],
+                ) -> tuple[list[tuple], dict[int, bytes], int]:
+    """Train the given seeds side by side in this process: (curve rows, checkpoints, steps).
+    obs_dim and n_actions are env_id's, as check_env_id gives them."""
     torch.set_num_threads(1)  # results must not depend on the machine's core count
-    obs_dim, n_actions = check_env_id(env_id)
 
     learners = [make_learner(seed, obs_dim, n_actions, cfg) for seed in seeds]
     stack = StackedPolicies([learner.policy for learner in learners])
@@ -246,12 +247,12 @@ def train_variant(cfg: TrainConfig, env_id: str, seeds: Sequence[int], workers: 
     """Train every seed of one variant, the seeds split over `workers` processes."""
     obs_dim, n_actions = check_env_id(env_id)
     start = time.perf_counter()
-    groups = map_seed_groups(partial(train_seeds, cfg, env_id), seeds, workers,
-                             Progress(label, cfg.episodes * len(seeds)))
+    groups = map_seed_groups(partial(train_seeds, cfg, env_id, obs_dim, n_actions), seeds,
+                             workers, Progress(label, cfg.episodes * len(seeds)))
     seconds = time.perf_counter() - start
     rows = sorted(row for group_rows, _, _ in groups for row in group_rows)
     checkpoints = {seed: data for _, group_checkpoints, _ in groups
-                   for seed, data in sorted(group_checkpoints.items())}
+                   for seed, data in group_checkpoints.items()}
     curves = pd.DataFrame(rows, columns=["seed", "episode", "return", "length", "loss"])
     return TrainResult(curves=curves, checkpoints=dict(sorted(checkpoints.items())),
                        obs_dim=obs_dim, n_actions=n_actions,

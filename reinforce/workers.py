@@ -1,7 +1,7 @@
 """Running groups of seeds in worker processes, with one progress display.
 
 Seeds never share a computation, so splitting them across processes changes no byte of
-any result (tests/test_reproducibility.py holds it); it only uses the machine's cores.
+any result (tests/test_training.py holds it); it only uses the machine's cores.
 """
 
 from __future__ import annotations
