@@ -100,6 +100,11 @@ class Config:
         self.variant(name)
         return self.tune.search.get(name, {})
 
+    def selected_values(self, root: str | Path, name: str) -> dict:
+        """What the select stage chose for the variant: read from its file for a tuned
+        variant, {} for an untuned one (trained exactly as written)."""
+        return read_selected(root, name) if self.search_space(name) else {}
+
     def trained_variant(self, name: str, selected: dict) -> TrainConfig:
         """The variant's train config with the values the select stage chose for it; the
         values must be one candidate of its search space ({} for an untuned variant)."""

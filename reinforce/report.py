@@ -23,8 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reinforce import stats  # noqa: E402
-from reinforce.config import (Config, changed_keys, read_selected,  # noqa: E402
-                              tuning_results_path)
+from reinforce.config import Config, changed_keys, tuning_results_path  # noqa: E402
 from reinforce.outputs import atomic_directory, write_atomic  # noqa: E402
 
 FIGURES = ("learning_curves", "final_performance", "p_improve", "episodes_to_solve",
@@ -126,8 +125,7 @@ def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
     if missing:
         raise stats.DataError(f"metrics.json has no entry for {missing}; run the aggregate "
                               "stage first (dvc repro)")
-    chosen = {name: read_selected(root, name) if config.search_space(name) else {}
-              for name in runs}
+    chosen = {name: config.selected_values(root, name) for name in runs}
     tuning = {}
     for name in runs:
         if config.search_space(name):

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from reinforce.config import read_selected
 from reinforce.errors import DataError
 
 CURVE_COLUMNS = ("seed", "episode", "return", "length", "loss")
@@ -423,7 +422,7 @@ def aggregate_outputs(config, root: str | Path = ".") -> dict[str, str]:
                                settings)
     for name in runs:  # the values the tuning chose, beside the numbers they gave
         if config.search_space(name):
-            metrics[name]["chosen"] = read_selected(root, name)
+            metrics[name]["chosen"] = config.selected_values(root, name)
     seeds = seeds.astype({"episodes_to_solve": "Int64"})
     return {
         "metrics.json": metrics_json(metrics),

@@ -9,7 +9,7 @@ import argparse
 import json
 
 from reinforce.cli import stage_main
-from reinforce.config import load_config, read_selected
+from reinforce.config import load_config
 from reinforce.outputs import (atomic_directory, container_identity, environment_fingerprint,
                                fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
 from reinforce.policy import policy_path
@@ -26,7 +26,7 @@ def main(argv):
 
     cfg = load_config(args.params)
     # the variant as written in params.yaml, with the values `select` chose on tune.seeds
-    train_cfg = cfg.trained_variant(args.variant, read_selected(".", args.variant))
+    train_cfg = cfg.trained_variant(args.variant, cfg.selected_values(".", args.variant))
     out = args.out or f"runs/{args.variant}/train"
     if (note := fingerprint_mismatch(out)):
         print(f"train@{args.variant}: note: {note}", flush=True)

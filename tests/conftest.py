@@ -32,6 +32,10 @@ def tiny_params(**overrides) -> dict:
     }
     for key, value in overrides.items():
         params[key] = value
+    if "tune" not in overrides:  # keep only the searches of variants that are there
+        search = {name: space for name, space in params["tune"]["search"].items()
+                  if name in params["variants"]}
+        params["tune"] = {**params["tune"], "search": search}
     return params
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import make_project, run, tiny_params, tree_bytes
 
-OUTPUTS = ("dvc.lock", "runs", "metrics.json", "reports")
+OUTPUTS = ("dvc.lock", "tuning", "runs", "metrics.json", "reports")
 
 
 @pytest.fixture(scope="module")
