@@ -48,10 +48,12 @@ ALPHA = 0.05  # significance level of the tests and of the power statement
 POWER = 0.8   # the power the power statement asks for
 STATISTICS_PATH = "reports/statistics.json"
 # metrics.json: per variant, the final-return IQM with its CI, the solve rate, the median
-# episodes-to-solve and the seed count; short flat names keep `dvc exp show` columns narrow
+# episodes-to-solve and the seed count (the path of each in the full statistics). Short
+# flat names keep `dvc exp show` columns narrow; n_seeds, not seeds, so that a pattern
+# for the metric does not also match a parameter such as tune.seeds.
 HEADLINE = {"iqm": ("final_return", "iqm"), "iqm_low": ("final_return", "iqm_ci_low"),
             "iqm_high": ("final_return", "iqm_ci_high"), "solve_rate": ("solve_rate",),
-            "episodes_to_solve": ("episodes_to_solve", "median"), "seeds": ("seeds",)}
+            "episodes_to_solve": ("episodes_to_solve", "median"), "n_seeds": ("seeds",)}
 
 
 class DataError(ValueError):

@@ -358,7 +358,7 @@ def test_aggregate_metric_names_and_values(tmp_path):
     assert headline["article"] == {
         "iqm": a["final_return"]["iqm"], "iqm_low": a["final_return"]["iqm_ci_low"],
         "iqm_high": a["final_return"]["iqm_ci_high"], "solve_rate": a["solve_rate"],
-        "episodes_to_solve": 12.0, "seeds": 3}
+        "episodes_to_solve": 12.0, "n_seeds": 3}
     tests = read_json(tmp_path / stats.STATISTICS_PATH)["tests"]
     assert tests == {"reference": "article", "alpha": 0.05, "power": 0.8,
                      "correction": "holm", "family_size": 2}
