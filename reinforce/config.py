@@ -15,9 +15,7 @@ from typing import Any
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A value in params.yaml that the pipeline cannot run with."""
+from reinforce.errors import ConfigError  # noqa: F401  (re-exported: reinforce.config.ConfigError)
 
 
 BASELINES = ("none", "value")
