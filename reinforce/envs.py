@@ -110,7 +110,8 @@ class CartPoleBatch:
         np.add(theta_dot, self.tau * thetaacc, out=state[3])
         self.state = state
         # |v| > t is (v < -t or v > t), for every float64 v, NaN included (both False).
-        terminated = (np.abs(state[::2]) > self.thresholds).any(axis=0)
+        beyond = np.abs(state[::2]) > self.thresholds
+        terminated = beyond[0] | beyond[1]
         self.elapsed += 1
         return state.T.astype(np.float32, order="C"), terminated, self.elapsed >= self.max_steps
 

@@ -75,6 +75,7 @@ class StackedPolicies:
         # changes only when one finishes, so it is copied once per change, not per step.
         self._subset: StackedPolicies | None = None
         self._subset_rows = np.zeros(0, dtype=np.int64)
+        self._subset_key: np.ndarray | None = None
         for index, policy in enumerate(policies):
             self.refresh(index, policy)
 
@@ -93,12 +94,15 @@ class StackedPolicies:
         """The policies of some seeds only (a copy), once the others have finished."""
         if len(rows) == len(self.w1):
             return self
-        if self._subset is None or not np.array_equal(self._subset_rows, rows):
+        if self._subset is None or (rows is not self._subset_key
+                                    and not np.array_equal(self._subset_rows, rows)):
             view = object.__new__(StackedPolicies)
             view.w1, view.b1 = self.w1[rows], self.b1[rows]
             view.w2, view.b2 = self.w2[rows], self.b2[rows]
             view._subset, view._subset_rows = None, np.zeros(0, dtype=np.int64)
+            view._subset_key = None
             self._subset, self._subset_rows = view, np.array(rows, dtype=np.int64)
+        self._subset_key = rows  # the runner passes the same index array until it changes
         return self._subset
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
@@ -132,6 +136,8 @@ class GumbelStreams:
         if column == 0:
             for k in rows.tolist():
                 self.noise[k] = self.rngs[k].gumbel(size=self.noise.shape[1:])
+        if len(rows) == len(self.rngs):  # every seed (rows is then 0..n-1): a view
+            return self.noise[:, column]
         return self.noise[rows, column]
 
 

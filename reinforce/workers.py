@@ -7,11 +7,14 @@ any result (tests/test_training.py holds it); it only uses the machine's cores.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
+import os
 import queue
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 Report = Callable[[float], None]
@@ -52,6 +55,33 @@ def split_round_robin(seeds: Sequence[int], groups: int) -> list[list[int]]:
     return [list(seeds[i::groups]) for i in range(groups)]
 
 
+def start_context(func: Callable) -> multiprocessing.context.BaseContext:
+    """Workers start from a forkserver: a fresh process, started once per parent process,
+    that imports func's module (torch with it) and forks each worker. Forking the parent
+    itself is unsafe once it has run torch: a CUDA build's autograd device threads do not
+    survive fork ("Unable to handle autograd's threading in combination with fork-based
+    multiprocessing"), and the parent may have trained in-process before. The server has
+    run nothing, so forking it is safe with any build; its workers start as fast as forked
+    ones, and only the first pool of a process pays for the server's imports."""
+    context = multiprocessing.get_context("forkserver")
+    module = getattr(func, "func", func).__module__  # functools.partial: the wrapped function
+    context.set_forkserver_preload([module] if module and module != "__main__" else [])
+    # Python 3.11's forkserver ignores the parent's sys.path (it gets the environment and
+    # the working directory): name this package's root in its PYTHONPATH, for its start
+    # only, so the preload finds the module wherever the parent runs from.
+    root = str(Path(__file__).resolve().parents[1])
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, saved]))
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+    return context
+
+
 def _worker(func, group, results: multiprocessing.Queue) -> None:
     # Ctrl-C reaches the whole process group: the parent alone reacts and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -82,7 +112,7 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
         finally:
             progress.close()
 
-    context = multiprocessing.get_context("fork")
+    context = start_context(func)
     channels = [context.Queue() for _ in groups]
     processes = [context.Process(target=_worker, args=(func, group, channel), daemon=True)
                  for group, channel in zip(groups, channels)]

@@ -261,3 +261,18 @@ def test_acrobot_trains():
     result = train_variant(dataclasses.replace(SMALL, episodes=2), "Acrobot-v1", [0])
     assert result.obs_dim == 6 and result.n_actions == 3
     assert len(result.curves) == 2 and (result.curves["return"] <= 0).all()
+
+
+def test_workers_start_safely_after_training_in_this_process():
+    """A process that has run autograd (training in-process) then trains with workers: the
+    workers come from a forkserver that never ran torch, never from a fork of this process
+    (a CUDA build of torch refuses to fork after autograd has started its threads)."""
+    from reinforce.train import train_seeds
+    from reinforce.workers import start_context
+
+    cfg = dataclasses.replace(SMALL, episodes=3)
+    in_process = train_variant(cfg, "CartPole-v1", [0, 1, 2, 3])
+    in_workers = train_variant(cfg, "CartPole-v1", [0, 1, 2, 3], workers=2)
+    assert in_process.curves.to_csv() == in_workers.curves.to_csv()
+    assert in_process.checkpoints == in_workers.checkpoints
+    assert start_context(train_seeds).get_start_method() == "forkserver"
