@@ -9,11 +9,11 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.forkserver
 import os
-import queue
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,8 @@ def start_context(func: Callable) -> multiprocessing.context.BaseContext:
     ones, and only the first pool of a process pays for the server's imports."""
     context = multiprocessing.get_context("forkserver")
     module = getattr(func, "func", func).__module__  # functools.partial: the wrapped function
-    context.set_forkserver_preload([module] if module and module != "__main__" else [])
+    preload = ["reinforce._forkserver"] + ([module] if module and module != "__main__" else [])
+    context.set_forkserver_preload(preload)
     # Python 3.11's forkserver ignores the parent's sys.path (it gets the environment and
     # the working directory): name this package's root in its PYTHONPATH, for its start
     # only, so the preload finds the module wherever the parent runs from.
@@ -82,7 +83,7 @@ def start_context(func: Callable) -> multiprocessing.context.BaseContext:
     return context
 
 
-def _worker(func, group, results: multiprocessing.Queue) -> None:
+def _worker(func, group, results: Connection) -> None:
     # Ctrl-C reaches the whole process group: the parent alone reacts and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     batch: list[float] = []
@@ -90,15 +91,17 @@ def _worker(func, group, results: multiprocessing.Queue) -> None:
     def report(episode_return: float) -> None:
         batch.append(episode_return)
         if len(batch) >= 25:
-            results.put(("progress", list(batch)))
+            results.send(("progress", list(batch)))
             batch.clear()
 
     try:
         result = func(group, report)
-        results.put(("progress", list(batch)))
-        results.put(("done", result))
+        results.send(("progress", list(batch)))
+        results.send(("done", result))
     except BaseException:  # noqa: BLE001  (sent to the parent, which raises it)
-        results.put(("error", traceback.format_exc()))
+        results.send(("error", traceback.format_exc()))
+    finally:
+        results.close()
 
 
 def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[int],
@@ -113,23 +116,27 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
             progress.close()
 
     context = start_context(func)
-    channels = [context.Queue() for _ in groups]
-    processes = [context.Process(target=_worker, args=(func, group, channel), daemon=True)
-                 for group, channel in zip(groups, channels)]
+    # One pipe per worker, its only writer: no locks, hence no named semaphores that a
+    # process ended by Ctrl-C would leave to the resource tracker.
+    pipes = [context.Pipe(duplex=False) for _ in groups]
+    processes = [context.Process(target=_worker, args=(func, group, writer), daemon=True)
+                 for group, (_, writer) in zip(groups, pipes)]
+    readers = {reader: index for index, (reader, _) in enumerate(pipes)}
     results: list[Any] = [None] * len(groups)
     pending = set(range(len(groups)))
     try:
-        for process in processes:
+        for process, (_, writer) in zip(processes, pipes):
             process.start()
+            writer.close()  # the worker holds its own end: end of file means it is gone
         while pending:
-            for index in sorted(pending):
+            for reader in wait([r for r, i in readers.items() if i in pending], timeout=0.1):
+                index = readers[reader]
                 try:
-                    kind, payload = channels[index].get(timeout=0.05)
-                except queue.Empty:
-                    if not processes[index].is_alive() and channels[index].empty():
-                        raise RuntimeError(f"worker for seeds {groups[index]} died "
-                                           f"(exit code {processes[index].exitcode})") from None
-                    continue
+                    kind, payload = reader.recv()
+                except EOFError:
+                    processes[index].join(timeout=1)
+                    raise RuntimeError(f"worker for seeds {groups[index]} died "
+                                       f"(exit code {processes[index].exitcode})") from None
                 if kind == "progress":
                     for episode_return in payload:
                         progress.update(episode_return)
@@ -144,4 +151,7 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
         for process in processes:
             if process.is_alive():
                 process.terminate()
-            process.join()
+            if process.pid is not None:
+                process.join()
+        for reader in readers:
+            reader.close()
