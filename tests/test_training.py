@@ -276,3 +276,18 @@ def test_workers_start_safely_after_training_in_this_process():
     assert in_process.curves.to_csv() == in_workers.curves.to_csv()
     assert in_process.checkpoints == in_workers.checkpoints
     assert start_context(train_seeds).get_start_method() == "forkserver"
+
+
+@pytest.mark.parametrize("where", ["train", "variants"])
+def test_a_huge_network_fails_fast_in_config_naming_the_key_and_the_memory(where):
+    from reinforce.config import MAX_HIDDEN_DIM, ConfigError, parse_config
+
+    raw = ({"train": {"hidden_dim": 10**9}} if where == "train"
+           else {"variants": {"wide": {"hidden_dim": 10**9}}})
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw, check_env=False)
+    message = str(error.value)
+    key = "train.hidden_dim" if where == "train" else "variants.wide.hidden_dim"
+    assert "\n" not in message and message.startswith(f"{key}: got 1000000000")
+    assert f"<= {MAX_HIDDEN_DIM}" in message and "74.5 GiB" in message
+    parse_config({"train": {"hidden_dim": MAX_HIDDEN_DIM}}, check_env=False)
