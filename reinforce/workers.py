@@ -106,8 +106,9 @@ def _worker(func, group, results: Connection) -> None:
 
 def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[int],
                     workers: int, progress: Progress) -> list[Any]:
-    """func(seed_group, report) for each group of seeds, in `workers` processes; report()
-    is called once per finished episode. Results come back in group order."""
+    """func(seed_group, report) for each group of seeds, in `workers` processes (this one
+    and workers - 1 started ones); report() is called once per finished episode. Results
+    come back in group order."""
     groups = split_round_robin(seeds, workers)
     if len(groups) == 1:
         try:
@@ -116,39 +117,56 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
             progress.close()
 
     context = start_context(func)
+    # Groups 1.. go to worker processes; this process runs group 0 meanwhile, so the
+    # workers' start (the forkserver's imports, the first time) overlaps useful work.
     # One pipe per worker, its only writer: no locks, hence no named semaphores that a
     # process ended by Ctrl-C would leave to the resource tracker.
-    pipes = [context.Pipe(duplex=False) for _ in groups]
-    processes = [context.Process(target=_worker, args=(func, group, writer), daemon=True)
-                 for group, (_, writer) in zip(groups, pipes)]
-    readers = {reader: index for index, (reader, _) in enumerate(pipes)}
+    pipes = {index: context.Pipe(duplex=False) for index in range(1, len(groups))}
+    processes = {index: context.Process(target=_worker, args=(func, groups[index], writer),
+                                        daemon=True)
+                 for index, (_, writer) in pipes.items()}
+    readers = {reader: index for index, (reader, _) in pipes.items()}
     results: list[Any] = [None] * len(groups)
-    pending = set(range(len(groups)))
+    pending = set(pipes)
+
+    def receive(timeout: float) -> None:
+        for reader in wait([r for r, i in readers.items() if i in pending], timeout=timeout):
+            index = readers[reader]
+            try:
+                kind, payload = reader.recv()
+            except EOFError:
+                processes[index].join(timeout=1)
+                raise RuntimeError(f"worker for seeds {groups[index]} died "
+                                   f"(exit code {processes[index].exitcode})") from None
+            if kind == "progress":
+                for episode_return in payload:
+                    progress.update(episode_return)
+            elif kind == "done":
+                results[index] = payload
+                pending.discard(index)
+            else:
+                raise RuntimeError(f"worker for seeds {groups[index]} failed:\n{payload}")
+
+    here = 0
+
+    def report(episode_return: float) -> None:
+        nonlocal here
+        progress.update(episode_return)
+        here += 1
+        if here % 25 == 0 and pending:  # the workers' progress too, while we work
+            receive(timeout=0)
+
     try:
-        for process, (_, writer) in zip(processes, pipes):
+        for index, process in processes.items():
             process.start()
-            writer.close()  # the worker holds its own end: end of file means it is gone
+            pipes[index][1].close()  # the worker holds its own end: end of file = it is gone
+        results[0] = func(groups[0], report)
         while pending:
-            for reader in wait([r for r, i in readers.items() if i in pending], timeout=0.1):
-                index = readers[reader]
-                try:
-                    kind, payload = reader.recv()
-                except EOFError:
-                    processes[index].join(timeout=1)
-                    raise RuntimeError(f"worker for seeds {groups[index]} died "
-                                       f"(exit code {processes[index].exitcode})") from None
-                if kind == "progress":
-                    for episode_return in payload:
-                        progress.update(episode_return)
-                elif kind == "done":
-                    results[index] = payload
-                    pending.discard(index)
-                else:
-                    raise RuntimeError(f"worker for seeds {groups[index]} failed:\n{payload}")
+            receive(timeout=0.1)
         return results
     finally:
         progress.close()
-        for process in processes:
+        for process in processes.values():
             if process.is_alive():
                 process.terminate()
             if process.pid is not None:
