@@ -58,7 +58,8 @@ def test_compute_keys_are_validated():
             parse_config(tiny_params(compute=compute), check_env=False)
         return str(info.value)
 
-    assert error({"backend": "spark"}).startswith("compute.backend: got 'spark'; allowed: local | ray")
+    assert error({"backend": "spark"}).startswith(
+        "compute.backend: got 'spark'; allowed: local | ray")
     assert error({"seeds_per_task": 0}).startswith("compute.seeds_per_task: got 0")
     assert error({"ray_address": " "}).startswith("compute.ray_address: got ' '")
     assert error({"ray_address": 6379}).startswith("compute.ray_address: got 6379")
