@@ -140,8 +140,9 @@ class RayBackend:
                        log_to_driver=False)
         try:
             if self.address is None:
-                ray.init(num_cpus=len(os.sched_getaffinity(0)), include_dashboard=False,
-                         _node_ip_address="127.0.0.1", **options)
+                # "local": always a new Ray, never one that `ray start` left running here
+                ray.init(address="local", num_cpus=len(os.sched_getaffinity(0)),
+                         include_dashboard=False, _node_ip_address="127.0.0.1", **options)
                 self.started_here = True
             else:
                 ray.init(address=self.address, **options)
