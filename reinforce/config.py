@@ -22,6 +22,7 @@ BASELINES = ("none", "value")
 # The article's setup: never tuned, and the variant every other one is compared with.
 REFERENCE_VARIANT = "article"
 EVAL_POLICIES = ("greedy", "sample")
+BACKENDS = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,13 @@ class ReportConfig:
 
 @dataclass(frozen=True)
 class ComputeConfig:
-    # How many processes share a variant's seeds. No stage depends on it: the results are
-    # the same bytes for any value (a test holds it), only the wall-clock time changes.
-    workers: int = 2
+    # Where and how the seed groups of the train and evaluate stages run. No stage depends
+    # on any of these keys: the results are the same bytes for any value (tests hold it),
+    # only the wall-clock time changes (reinforce/backends.py, docs/cluster.md).
+    backend: str = "local"           # local: this machine's processes; ray: Ray tasks
+    workers: int = 2                 # local: processes that share a variant's seeds
+    ray_address: str | None = None   # ray: the cluster (RAY_ADDRESS wins); null: a local Ray
+    seeds_per_task: int = 1          # ray: seeds in each one-CPU task
 
 
 @dataclass(frozen=True)
@@ -360,8 +365,17 @@ def parse_config(raw: Any, check_env: bool = True) -> Config:
     _require(report.smoothing_window >= 1, "report.smoothing_window", report.smoothing_window,
              "an integer >= 1")
 
-    compute = _section("compute", raw.get("compute"), ComputeConfig, {"workers": (int, False)})
+    compute = _section("compute", raw.get("compute"), ComputeConfig, {
+        "backend": (str, False), "workers": (int, False), "ray_address": (str, True),
+        "seeds_per_task": (int, False)})
+    _require(compute.backend in BACKENDS, "compute.backend", compute.backend,
+             " | ".join(BACKENDS))
     _require(compute.workers >= 1, "compute.workers", compute.workers, "an integer >= 1")
+    _require(compute.ray_address is None or compute.ray_address.strip() != "",
+             "compute.ray_address", compute.ray_address,
+             "null (a local Ray for each stage) or a cluster address such as 'head:6379'")
+    _require(compute.seeds_per_task >= 1, "compute.seeds_per_task", compute.seeds_per_task,
+             "an integer >= 1")
 
     return Config(env=env, seeds=seeds, train=train, variants=variants, evaluate=evaluate,
                   report=report, compute=compute, tune=tune)

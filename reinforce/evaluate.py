@@ -2,24 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from reinforce.backends import LocalBackend, RayBackend
 from reinforce.config import EvaluateConfig
 from reinforce.policy import GumbelStreams, StackedPolicies, load_policy, policy_path
 from reinforce.rollout import Episode, run_lockstep
+from reinforce.workers import Progress
 
 
 def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],
-                      cfg: EvaluateConfig) -> pd.DataFrame:
+                      cfg: EvaluateConfig, backend: LocalBackend | RayBackend | None = None,
+                      label: str = "evaluate") -> pd.DataFrame:
     """Each seed's policy plays cfg.episodes episodes of gymnasium.make(env_id); seed k's
-    env starts from seed cfg.seed_offset + k. Returns rows (seed, episode, return)."""
+    env starts from seed cfg.seed_offset + k. Returns rows (seed, episode, return).
+    The seeds run in this process, or in groups as the given backend splits them."""
+    # The checkpoints travel as bytes: a Ray node need not see train_dir.
+    checkpoints = {seed: policy_path(train_dir, seed).read_bytes() for seed in seeds}
+    return evaluate_checkpoints(checkpoints, env_id, seeds, cfg, backend, label)
+
+
+def evaluate_checkpoints(checkpoints: dict[int, bytes], env_id: str, seeds: Sequence[int],
+                         cfg: EvaluateConfig, backend: LocalBackend | RayBackend | None = None,
+                         label: str = "evaluate") -> pd.DataFrame:
+    """evaluate_policies for policies held as checkpoint bytes (seed -> saved policy)."""
+    groups = (backend or LocalBackend(1)).map(
+        partial(evaluate_seeds, checkpoints, env_id, cfg), seeds,
+        Progress(label, cfg.episodes * len(seeds)))
+    return pd.DataFrame(sorted(row for group in groups for row in group),
+                        columns=["seed", "episode", "return"])
+
+
+def evaluate_seeds(checkpoints: dict[int, bytes], env_id: str, cfg: EvaluateConfig,
+                   seeds: Sequence[int], report: Callable[[float], None],
+                   ) -> list[tuple[int, int, float]]:
+    """Evaluate the given seeds side by side in this process: rows (seed, episode, return)."""
     torch.set_num_threads(1)
-    policies = [load_policy(policy_path(train_dir, seed))[0] for seed in seeds]
+    policies = [load_policy(io.BytesIO(checkpoints[seed]))[0] for seed in seeds]
     stack = StackedPolicies(policies)
     env_seeds = [cfg.seed_offset + seed for seed in seeds]
     # Sampled evaluation draws from a stream of its own, apart from training's.
@@ -35,7 +61,8 @@ def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],
     def on_episode_end(k: int, episode: Episode) -> None:
         counts[k] += 1
         rows.append((seeds[k], counts[k], float(episode.rewards.sum())))
+        report(rows[-1][2])
 
     run_lockstep(env_id, env_seeds, cfg.episodes, choose, on_episode_end)
-    return pd.DataFrame(sorted(rows), columns=["seed", "episode", "return"])
+    return rows
 

@@ -26,11 +26,12 @@ import scipy.signal
 import torch
 import torch.nn.functional as F
 
+from reinforce.backends import LocalBackend, RayBackend
 from reinforce.config import TrainConfig
 from reinforce.envs import check_env_id
 from reinforce.policy import GumbelStreams, Policy, StackedPolicies, ValueNet, save_policy
 from reinforce.rollout import Episode, run_lockstep
-from reinforce.workers import Progress, map_seed_groups
+from reinforce.workers import Progress
 
 NORMALIZE_EPS = 1e-9
 
@@ -187,12 +188,15 @@ def train_seeds(cfg: TrainConfig, env_id: str, obs_dim: int, n_actions: int,
 
 
 def train_variant(cfg: TrainConfig, env_id: str, seeds: Sequence[int], workers: int = 1,
-                  label: str = "train") -> TrainResult:
-    """Train every seed of one variant, the seeds split over `workers` processes."""
+                  label: str = "train", backend: LocalBackend | RayBackend | None = None,
+                  ) -> TrainResult:
+    """Train every seed of one variant, the seeds split over `workers` processes, or as
+    the given backend (reinforce/backends.py) splits them."""
     obs_dim, n_actions = check_env_id(env_id)
+    backend = backend or LocalBackend(workers)
     start = time.perf_counter()
-    groups = map_seed_groups(partial(train_seeds, cfg, env_id, obs_dim, n_actions), seeds,
-                             workers, Progress(label, cfg.episodes * len(seeds)))
+    groups = backend.map(partial(train_seeds, cfg, env_id, obs_dim, n_actions), seeds,
+                         Progress(label, cfg.episodes * len(seeds)))
     seconds = time.perf_counter() - start
     rows = sorted(row for group_rows, _, _ in groups for row in group_rows)
     checkpoints = {seed: data for _, group_checkpoints, _ in groups

@@ -22,7 +22,6 @@ import dataclasses
 import itertools
 import json
 import math
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,9 +31,9 @@ import pandas as pd
 from reinforce import stats
 from reinforce.config import Config, tuning_results_path
 from reinforce.errors import ConfigError, DataError
-from reinforce.evaluate import evaluate_policies
+from reinforce.backends import LocalBackend, RayBackend
+from reinforce.evaluate import evaluate_checkpoints
 from reinforce.outputs import atomic_directory, write_atomic
-from reinforce.policy import policy_path
 from reinforce.train import train_variant
 
 RESULT_COLUMNS = ("candidate", "seed", "final_return", "episodes_to_solve")
@@ -50,7 +49,8 @@ def candidate_label(values: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in values.items())
 
 
-def tune_variant(config: Config, name: str, workers: int = 1) -> pd.DataFrame:
+def tune_variant(config: Config, name: str,
+                 backend: LocalBackend | RayBackend | None = None) -> pd.DataFrame:
     """Train and evaluate every candidate of the variant's search space on tune.seeds.
 
     Returns a row per candidate and seed: candidate (1-based, in candidates() order),
@@ -66,12 +66,10 @@ def tune_variant(config: Config, name: str, workers: int = 1) -> pd.DataFrame:
     rows = []
     for index, values in enumerate(options, start=1):
         cfg = dataclasses.replace(base, **values)
-        result = train_variant(cfg, env.id, seeds, workers=workers,
-                               label=f"tune@{name} {index}/{len(options)} ({candidate_label(values)})")
-        with tempfile.TemporaryDirectory() as folder:
-            for seed, checkpoint in result.checkpoints.items():
-                policy_path(folder, seed).write_bytes(checkpoint)
-            evaluation = evaluate_policies(folder, env.id, seeds, config.evaluate)
+        label = f"tune@{name} {index}/{len(options)} ({candidate_label(values)})"
+        result = train_variant(cfg, env.id, seeds, label=label, backend=backend)
+        evaluation = evaluate_checkpoints(result.checkpoints, env.id, seeds, config.evaluate,
+                                          backend, label=f"{label}: evaluate")
         finals = evaluation.groupby("seed")["return"].mean()
         curves = result.curves.pivot(index="seed", columns="episode", values="return")
         for seed in seeds:

@@ -4,11 +4,15 @@ Writes runs/<variant>/eval/{eval.csv, environment.json}.
 """
 
 import argparse
+import json
+import time
 
+from reinforce.backends import open_backend
 from reinforce.cli import stage_main
 from reinforce.config import load_config
 from reinforce.evaluate import evaluate_policies
-from reinforce.outputs import atomic_directory, fingerprint_mismatch, write_fingerprint
+from reinforce.outputs import (atomic_directory, fingerprint_mismatch, log_path, write_atomic,
+                               write_fingerprint)
 
 
 @stage_main("evaluate")
@@ -24,7 +28,14 @@ def main(argv):
     if (note := fingerprint_mismatch(train_dir)):
         print(f"evaluate@{args.variant}: note: {note}", flush=True)
 
-    returns = evaluate_policies(train_dir, cfg.env.id, cfg.seeds, cfg.evaluate)
+    start = time.perf_counter()
+    with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
+        if (line := backend.summary()):
+            print(f"evaluate@{args.variant}: {line}", flush=True)
+        returns = evaluate_policies(train_dir, cfg.env.id, cfg.seeds, cfg.evaluate,
+                                    backend=backend, label=f"evaluate@{args.variant}")
+        where = backend.describe()
+    seconds = time.perf_counter() - start
     with atomic_directory(f"runs/{args.variant}/eval") as tmp:
         returns.to_csv(tmp / "eval.csv", index=False, float_format="%.9g")
         write_fingerprint(tmp)
@@ -32,6 +43,9 @@ def main(argv):
     print(f"evaluate@{args.variant}: {cfg.evaluate.episodes} {cfg.evaluate.policy} episodes per "
           f"seed; mean return per seed: "
           + ", ".join(f"{seed}: {value:.1f}" for seed, value in per_seed.items()))
+    write_atomic(log_path(f"evaluate-{args.variant}.json"), json.dumps({
+        "variant": args.variant, "seeds": list(cfg.seeds), "seconds": seconds, **where,
+    }, indent=2) + "\n")
 
 
 if __name__ == "__main__":

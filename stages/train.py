@@ -8,6 +8,7 @@ wall-clock figures go to the git-ignored logs/train-<variant>.json.
 import argparse
 import json
 
+from reinforce.backends import open_backend
 from reinforce.cli import stage_main
 from reinforce.config import load_config
 from reinforce.outputs import (atomic_directory, container_identity, environment_fingerprint,
@@ -31,8 +32,12 @@ def main(argv):
     if (note := fingerprint_mismatch(out)):
         print(f"train@{args.variant}: note: {note}", flush=True)
 
-    result = train_variant(train_cfg, cfg.env.id, cfg.seeds, workers=cfg.compute.workers,
-                           label=f"train@{args.variant}")
+    with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
+        if (line := backend.summary()):
+            print(f"train@{args.variant}: {line}", flush=True)
+        result = train_variant(train_cfg, cfg.env.id, cfg.seeds, label=f"train@{args.variant}",
+                               backend=backend)
+        where = backend.describe()
 
     with atomic_directory(out) as tmp:
         result.curves.to_csv(tmp / "curves.csv", index=False, float_format="%.9g")
@@ -45,7 +50,7 @@ def main(argv):
           f"{result.env_steps} env steps in {result.seconds:.1f} s ({speed:,.0f} steps/s)")
     write_atomic(log_path(f"train-{args.variant}.json"), json.dumps({
         "variant": args.variant, "seeds": list(cfg.seeds), "env_steps": result.env_steps,
-        "seconds": result.seconds, "steps_per_second": speed,
+        "seconds": result.seconds, "steps_per_second": speed, **where,
         "environment": environment_fingerprint(), "container": container_identity(),
     }, indent=2) + "\n")
 

@@ -6,6 +6,7 @@ Writes tuning/search/<variant>/{results.csv, environment.json}.
 
 import argparse
 
+from reinforce.backends import open_backend
 from reinforce.cli import stage_main
 from reinforce.config import load_config, tuning_results_path
 from reinforce.outputs import atomic_directory, write_atomic, write_fingerprint
@@ -22,7 +23,10 @@ def main(argv):
 
     cfg = load_config(args.params)
     space = cfg.search_space(args.variant)
-    results = tune_variant(cfg, args.variant, workers=cfg.compute.workers)
+    with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
+        if (line := backend.summary()):
+            print(f"tune@{args.variant}: {line}", flush=True)
+        results = tune_variant(cfg, args.variant, backend=backend)
     with atomic_directory(tuning_results_path(".", args.variant).parent) as tmp:
         write_atomic(tmp / "results.csv", table_csv(results))
         write_fingerprint(tmp)
