@@ -109,9 +109,31 @@ def container_identity() -> dict:
     return identity
 
 
+# Where the committed results are promised byte for byte (README, "What the reproducibility
+# promise covers"); anywhere else the pipeline runs, says so once, and records what it ran with.
+PROMISE = {"system": "Linux", "machine": "x86_64", "python": "3.11", "cpu_capability": "AVX2"}
+_noted = False
+
+
+def promise_note(fingerprint: dict) -> str | None:
+    """One line when this environment stands outside the reproducibility promise."""
+    outside = [f"{key} {fingerprint.get(key)}" for key, value in PROMISE.items()
+               if fingerprint.get(key) != value]
+    if not outside:
+        return None
+    return (f"note: this machine is outside the reproducibility promise ({', '.join(outside)}; "
+            f"promised: {', '.join(PROMISE.values())}): it runs, but its bytes may differ from the "
+            f"committed run's; {FINGERPRINT_FILE} records what it ran with")
+
+
 def write_fingerprint(folder: str | Path) -> None:
+    global _noted
+    fingerprint = environment_fingerprint()
+    if not _noted and (note := promise_note(fingerprint)):
+        print(note, file=sys.stderr)
+        _noted = True
     write_atomic(Path(folder) / FINGERPRINT_FILE, json.dumps(
-        environment_fingerprint(), indent=2, sort_keys=True) + "\n")
+        fingerprint, indent=2, sort_keys=True) + "\n")
 
 
 def fingerprint_mismatch(folder: str | Path) -> str | None:

@@ -92,3 +92,14 @@ def test_environment_differences_name_nested_fields():
     assert verify.environment_differences(old, new) == [
         "numeric_pins.MKL_CBWR: 'COMPATIBLE' (committed) -> 'AUTO' (here)",
         "python: '3.11' (committed) -> '3.12' (here)"]
+
+
+def test_outside_the_promise_is_one_line():
+    from reinforce.outputs import environment_fingerprint, promise_note
+
+    here = environment_fingerprint()
+    assert promise_note({**here, "machine": "x86_64", "system": "Linux", "python": "3.11",
+                         "cpu_capability": "AVX2"}) is None
+    note = promise_note({**here, "machine": "arm64", "system": "Darwin", "cpu_capability": "DEFAULT"})
+    assert note.count("\n") == 0
+    assert "machine arm64" in note and "cpu_capability DEFAULT" in note and "environment.json" in note
