@@ -1,4 +1,4 @@
-"""Sharing results through a DVC remote (README, "Sharing results"): push to a folder remote,
+"""Sharing results through a DVC remote (README, "Fetching the committed results instead of recomputing them"): push to a folder remote,
 pull in a fresh clone, and nothing is left to recompute."""
 from __future__ import annotations
 
