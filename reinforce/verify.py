@@ -57,8 +57,7 @@ def _tree(path: Path) -> dict[str, str]:
 
 def _differing_files(committed: Path, reproduced: Path) -> str:
     if not committed.exists():
-        return ("its committed files are not here (DVC-cached: `dvc pull` them to compare "
-                "file by file)")
+        return "DVC-cached, its committed files are not here (`dvc pull` them to compare files)"
     if not reproduced.exists():
         return "missing from the rerun"
     old, new = _tree(committed), _tree(reproduced)
@@ -114,8 +113,13 @@ def compare(committed: Path, reproduced: Path) -> Verdict:
         if old_outs.get(path) != new_outs.get(path):
             verdict.outputs[path] = _differing_files(committed / path, reproduced / path)
     old_deps, new_deps = _lock_entries(old_lock, "deps"), _lock_entries(new_lock, "deps")
+    outs = old_outs.keys() | new_outs.keys()
+
+    def made_here(dep: str) -> bool:  # an output of the pipeline, or a folder holding outputs
+        return any(dep == out or out.startswith(dep.rstrip("/") + "/") for out in outs)
+
     verdict.deps = sorted(path for path in old_deps.keys() | new_deps.keys()
-                          if path not in old_outs and old_deps.get(path) != new_deps.get(path))
+                          if not made_here(path) and old_deps.get(path) != new_deps.get(path))
     verdict.committed_environment = committed_environment(committed)
     verdict.reproduced_environment = reproduced_environment(reproduced)
     if verdict.committed_environment and verdict.reproduced_environment:
