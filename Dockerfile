@@ -27,14 +27,9 @@ ARG BASE_IMAGE
 # torch comes from the PyTorch CPU wheel index (the hash in requirements.txt pins the exact file), so no
 # CUDA build can be downloaded.  Everything else comes from PyPI, hash-checked as well.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-# The git commit the image is built from: docker build --build-arg REVISION="$(git rev-parse HEAD)" .
-ARG REVISION=unknown
-ARG SOURCE=unknown
 
 LABEL org.opencontainers.image.title="reinforce" \
       org.opencontainers.image.description="REINFORCE agents on Gymnasium across seeds: runs the DVC pipeline and reproduces the committed dvc.lock exactly" \
-      org.opencontainers.image.source="${SOURCE}" \
-      org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.base.name="${BASE_IMAGE}"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -54,7 +49,6 @@ ENV LANG=C.UTF-8 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:${PATH} \
     REINFORCE_IMAGE_BASE=${BASE_IMAGE} \
-    REINFORCE_IMAGE_REVISION=${REVISION} \
     REINFORCE_IMAGE_REQUIREMENTS_DIR=/opt/reinforce
 
 # Debian's python3 (3.11) and venv; git because dvc needs a git repository and `verify` diffs dvc.lock.
@@ -80,6 +74,15 @@ RUN python3 -m venv /opt/venv \
         -r /opt/reinforce/requirements-dev.txt \
     && python -m pip check \
     && python -c "import torch; assert torch.version.cuda is None, torch.version.cuda"
+
+# The git commit the image is built from: docker build --build-arg REVISION="$(git rev-parse HEAD)" .
+# Declared only here, after the dependency layers, so that a new commit rebuilds from this point on
+# and reuses the apt and pip layers.
+ARG REVISION=unknown
+ARG SOURCE=unknown
+LABEL org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}"
+ENV REINFORCE_IMAGE_REVISION=${REVISION}
 
 # The repository itself (code, params.yaml, dvc.yaml, dvc.lock, reports/), read-only for the runtime user,
 # so `verify` can rerun the committed results from scratch.  .dockerignore keeps caches, runs/ and .git out.

@@ -77,11 +77,12 @@ def environment_fingerprint() -> dict:
     """What the numbers of an output depend on, and nothing that varies between runs.
 
     Only fields that can change the bytes are recorded (Python's minor version, library
-    versions, CPU architecture, the numeric-path pins): no host names, times, paths or
-    Python patch levels, so the same pinned stack gives the same file in the image and on
-    a host. The image's own identity goes to logs/ (see container_identity).
+    versions, CPU architecture, the numeric-path pins, the vector kernels torch runs): no
+    host names, times, paths, Python patch levels or raw CPU flags, so the same pinned
+    stack gives the same file in the image and on a host, on every CPU the promise covers.
+    The image's own identity goes to logs/ (see container_identity).
     """
-    import torch  # noqa: F401  (imported for its version only)
+    import torch
 
     return {
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
@@ -90,6 +91,9 @@ def environment_fingerprint() -> dict:
         "numpy": _version("numpy"),
         "gymnasium": _version("gymnasium"),
         "machine": platform.machine(),
+        # The kernels torch actually dispatches to: "AVX2" wherever the pin holds, "DEFAULT"
+        # (or another name) on a CPU without AVX2, under emulation or on another architecture.
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "system": platform.system(),
         "numeric_pins": {name: os.environ.get(name, "") for name in sorted(NUMERIC_PINS)},
     }
@@ -105,9 +109,31 @@ def container_identity() -> dict:
     return identity
 
 
+# Where the committed results are promised byte for byte (README, "What the reproducibility
+# promise covers"); anywhere else the pipeline runs, says so once, and records what it ran with.
+PROMISE = {"system": "Linux", "machine": "x86_64", "python": "3.11", "cpu_capability": "AVX2"}
+_noted = False
+
+
+def promise_note(fingerprint: dict) -> str | None:
+    """One line when this environment stands outside the reproducibility promise."""
+    outside = [f"{key} {fingerprint.get(key)}" for key, value in PROMISE.items()
+               if fingerprint.get(key) != value]
+    if not outside:
+        return None
+    return (f"note: this machine is outside the reproducibility promise ({', '.join(outside)}; "
+            f"promised: {', '.join(PROMISE.values())}): it runs, but its bytes may differ from the "
+            f"committed run's; {FINGERPRINT_FILE} records what it ran with")
+
+
 def write_fingerprint(folder: str | Path) -> None:
+    global _noted
+    fingerprint = environment_fingerprint()
+    if not _noted and (note := promise_note(fingerprint)):
+        print(note, file=sys.stderr)
+        _noted = True
     write_atomic(Path(folder) / FINGERPRINT_FILE, json.dumps(
-        environment_fingerprint(), indent=2, sort_keys=True) + "\n")
+        fingerprint, indent=2, sort_keys=True) + "\n")
 
 
 def fingerprint_mismatch(folder: str | Path) -> str | None:

@@ -80,7 +80,7 @@ def test_entrypoint_and_its_script(dockerfile):
     script = ROOT / "docker" / "entrypoint.sh"
     text = script.read_text()
     assert script.stat().st_mode & stat.S_IXUSR
-    for needle in ("verify", "dvc repro", "safe.directory", "git diff --exit-code", 'exec "$@"'):
+    for needle in ("verify", "dvc repro", "safe.directory", "python -m reinforce.verify", 'exec "$@"'):
         assert needle in text, needle
 
 
@@ -129,6 +129,16 @@ def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
     return pins
 
 
+# One pair of locks per platform (scripts/lock-requirements): suffix -> the torch build it pins.
+PLATFORMS = {"": "cpu", "-linux-aarch64": None, "-macos-arm64": None}
+RUNTIME_LOCKS = [f"requirements{suffix}.txt" for suffix in PLATFORMS]
+ALL_LOCKS = RUNTIME_LOCKS + [f"requirements-dev{suffix}.txt" for suffix in PLATFORMS]
+
+
+def test_lock_files_are_exactly_the_platform_pairs():
+    assert sorted(p.name for p in ROOT.glob("requirements*.txt")) == sorted(ALL_LOCKS)
+
+
 @pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
 def test_lock_names_where_the_cpu_torch_lives(lock):
     # The only option line: the PyTorch CPU index's torch page (torch +cpu is not on PyPI),
@@ -136,14 +146,19 @@ def test_lock_names_where_the_cpu_torch_lives(lock):
     assert (ROOT / lock).read_text().splitlines()[0] == TORCH_LINKS
 
 
-@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
-def test_every_requirement_is_pinned_with_a_hash(lock):
-    pins = _locked(ROOT / lock)
-    assert "torch" in pins
-    version, hashes = pins["torch"]
-    assert Version(version).local == "cpu", "torch must be the CPU build"
-    bad = [n for n in pins if n.startswith("nvidia") or n in ("triton", "cuda-python")]
-    assert not bad, f"CUDA packages in {lock}: {bad}"
+@pytest.mark.parametrize("suffix", list(PLATFORMS))
+def test_every_requirement_is_pinned_with_a_hash(suffix):
+    for lock in (f"requirements{suffix}.txt", f"requirements-dev{suffix}.txt"):
+        pins = _locked(ROOT / lock)
+        assert "torch" in pins
+        version, _ = pins["torch"]
+        assert Version(version).local == PLATFORMS[suffix], f"{lock}: torch {version}"
+        assert Version(version).public == Version(pins_of_in()["torch"]).public
+        if PLATFORMS[suffix] == "cpu":
+            bad = [n for n in pins if n.startswith("nvidia") or n in ("triton", "cuda-python")]
+            assert not bad, f"CUDA packages in {lock}: {bad}"
+        for text in (ROOT / lock).read_text().splitlines():
+            assert "/tmp" not in text and "x86_64-pins" not in text, f"{lock}: {text}"
 
 
 def _in_requirements(path: Path) -> list[Requirement]:
@@ -155,19 +170,31 @@ def _in_requirements(path: Path) -> list[Requirement]:
     return reqs
 
 
-@pytest.mark.parametrize("source,lock", [("requirements.in", "requirements.txt"),
-                                         ("requirements-dev.in", "requirements-dev.txt")])
-def test_in_and_txt_agree(source, lock):
+def pins_of_in() -> dict[str, str]:
+    return {canonicalize_name(r.name): next(iter(r.specifier)).version
+            for r in _in_requirements(ROOT / "requirements.in")}
+
+
+@pytest.mark.parametrize("suffix", list(PLATFORMS))
+@pytest.mark.parametrize("source,lock", [("requirements.in", "requirements{}.txt"),
+                                         ("requirements-dev.in", "requirements-dev{}.txt")])
+def test_in_and_txt_agree(source, lock, suffix):
+    lock = lock.format(suffix)
     pins = _locked(ROOT / lock)
     for req in _in_requirements(ROOT / source):
         name = canonicalize_name(req.name)
         assert name in pins, f"{req.name} of {source} is not in {lock}"
-        assert req.specifier.contains(pins[name][0], prereleases=True), \
-            f"{lock} pins {req.name}=={pins[name][0]}, which {source} does not allow ({req.specifier})"
+        version = Version(pins[name][0])
+        wanted = Version(next(iter(req.specifier)).version)
+        if name == "torch" and PLATFORMS[suffix] is None:
+            wanted = Version(wanted.public)  # torch from PyPI: no +cpu build there
+        assert version == wanted, f"{lock} pins {req.name}=={version}, {source} says {req.specifier}"
 
 
-def test_dev_lock_repeats_the_runtime_lock():
-    runtime, dev = _locked(ROOT / "requirements.txt"), _locked(ROOT / "requirements-dev.txt")
+@pytest.mark.parametrize("suffix", list(PLATFORMS))
+def test_dev_lock_repeats_the_runtime_lock(suffix):
+    runtime = _locked(ROOT / f"requirements{suffix}.txt")
+    dev = _locked(ROOT / f"requirements-dev{suffix}.txt")
     for name, (version, hashes) in runtime.items():
         assert name in dev and dev[name][0] == version, name
         assert set(hashes) <= set(dev[name][1]), name
@@ -175,8 +202,19 @@ def test_dev_lock_repeats_the_runtime_lock():
     assert "-c requirements.txt" in dev_in and "-r requirements.in" in dev_in
 
 
+@pytest.mark.parametrize("suffix", ["-linux-aarch64", "-macos-arm64"])
+def test_platforms_share_the_x86_64_versions(suffix):
+    # Only torch's build and its platform-only dependencies may differ between platforms.
+    x86, other = _locked(ROOT / "requirements-dev.txt"), _locked(ROOT / f"requirements-dev{suffix}.txt")
+    differ = {n for n in set(x86) & set(other) if x86[n][0] != other[n][0]}
+    assert differ == {"torch"}, differ
+
+
 def test_regenerate_command_is_written_down():
     for path in ("requirements.in", "requirements-dev.in", "docs/container.md", "README.md"):
         text = (ROOT / path).read_text()
         assert "bash scripts/lock-requirements" in text, path
-    assert "pip-compile --generate-hashes" in (ROOT / "scripts/lock-requirements").read_text()
+    script = (ROOT / "scripts/lock-requirements").read_text()
+    assert "pip compile" in script and "--generate-hashes" in script
+    for lock in ALL_LOCKS:
+        assert "bash scripts/lock-requirements" in (ROOT / lock).read_text(), lock
