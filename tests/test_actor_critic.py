@@ -14,9 +14,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reinforce.config import ConfigError, TrainConfig, parse_config
-from reinforce.train import (Episode, discounted_returns, gae_advantages, make_learner,
-                             reinforce_losses, run_lockstep, train_variant, update_batch,
-                             update_seed)
+from reinforce.train import (
+    Episode,
+    batch_losses,
+    discounted_returns,
+    gae_advantages,
+    make_learner,
+    reinforce_losses,
+    run_lockstep,
+    train_variant,
+    update_batch,
+    update_seed,
+)
 from tests.conftest import tiny_params
 
 AC = TrainConfig(episodes=4, hidden_dim=16, baseline="value", advantage="gae",
@@ -160,7 +169,6 @@ def test_clipping_stops_the_gradient_of_a_step_that_moved_too_far():
     # pretend the old policy gave every action far less probability: ratio >> 1 + clip
     batch.old_log_probs = batch.old_log_probs - 5.0
     batch.advantages = torch.ones_like(batch.advantages)
-    from reinforce.train import batch_losses
     batch_losses(learner.policy, learner.critic, batch, cfg)[0].backward()
     assert all(float(p.grad.abs().max()) == 0.0 for p in learner.policy.parameters())
 
