@@ -9,12 +9,14 @@ import signal
 import sys
 from collections.abc import Callable
 
-from reinforce.config import Config, ConfigError, load_config
+from reinforce.config import Config, load_config
+from reinforce.errors import ConfigError, DataError
 
 
 def stage_main(name: str):
-    """Decorate a stage's main(argv): a ConfigError exits 2 and Ctrl-C ends the process by
-    SIGINT, each with one line on stderr; the outputs are written atomically, so neither
+    """Decorate a stage's main(argv): a ConfigError exits 2, an input it cannot use
+    (DataError, e.g. another stage's output missing) exits 1, and Ctrl-C ends the process by
+    SIGINT, each with one line on stderr; the outputs are written atomically, so none
     leaves a file that looks complete."""
 
     def decorate(main):
@@ -25,6 +27,9 @@ def stage_main(name: str):
             except ConfigError as err:
                 print(f"{name}: bad parameter: {err}", file=sys.stderr)
                 return 2
+            except DataError as err:
+                print(f"{name}: {err}", file=sys.stderr)
+                return 1
             except KeyboardInterrupt:
                 print(f"{name}: interrupted; no output written", file=sys.stderr)
                 if main.__module__ == "__main__":

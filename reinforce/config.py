@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +16,12 @@ from typing import Any
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A value in params.yaml that the pipeline cannot run with."""
-
+from reinforce.errors import ConfigError, DataError
 
 BASELINES = ("none", "value")
 ADVANTAGES = ("returns", "gae")
+# The article's setup: never tuned, and the variant every other one is compared with.
+REFERENCE_VARIANT = "article"
 EVAL_POLICIES = ("greedy", "sample")
 
 
@@ -77,6 +77,15 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
+class TuneConfig:
+    # Seeds the search spaces are tried on: disjoint from the reporting seeds, so that no
+    # reported number comes from a seed anything was chosen on.
+    seeds: tuple[int, ...] = ()
+    # variant -> train key -> candidate values; the candidates are their full grid.
+    search: dict[str, dict[str, tuple]] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     env: EnvConfig
     seeds: tuple[int, ...]
@@ -85,6 +94,7 @@ class Config:
     evaluate: EvaluateConfig
     report: ReportConfig
     compute: ComputeConfig = ComputeConfig()
+    tune: TuneConfig = TuneConfig()
 
     def variant(self, name: str) -> TrainConfig:
         if name not in self.variants:
@@ -93,6 +103,25 @@ class Config:
                 f"{', '.join(sorted(self.variants))}"
             )
         return self.variants[name]
+
+    def search_space(self, name: str) -> dict[str, tuple]:
+        """The variant's search space ({} for a variant trained exactly as written)."""
+        self.variant(name)
+        return self.tune.search.get(name, {})
+
+    def selected_values(self, root: str | Path, name: str) -> dict:
+        """What the select stage chose for the variant: read from its file for a tuned
+        variant, {} for an untuned one (trained exactly as written)."""
+        return read_selected(root, name) if self.search_space(name) else {}
+
+    def trained_variant(self, name: str, selected: dict) -> TrainConfig:
+        """The variant's train config with the values the select stage chose for it; the
+        values must be one candidate of its search space ({} for an untuned variant)."""
+        space = self.search_space(name)
+        if set(selected) != set(space) or any(selected[k] not in space[k] for k in space):
+            raise DataError(f"{selected_path('.', name)}: {selected} is not a candidate of "
+                            f"tune.search.{name} ({space or 'none'}); run `dvc repro`")
+        return dataclasses.replace(self.variant(name), **selected)
 
     def eval_seeds(self) -> dict[int, int]:
         """Training seed -> the env seed its evaluation episodes start from."""
@@ -203,22 +232,76 @@ def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
     return train
 
 
-def _validate_seeds(raw: Any) -> tuple[int, ...]:
+def _validate_seeds(raw: Any, key: str = "seeds") -> tuple[int, ...]:
     allowed = "a non-empty list of distinct integers >= 0"
-    _require(isinstance(raw, list) and len(raw) > 0, "seeds", raw, allowed)
+    _require(isinstance(raw, list) and len(raw) > 0, key, raw, allowed)
     for seed in raw:
         _require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
-                 "seeds", seed, allowed)
+                 key, seed, allowed)
     duplicates = sorted({s for s in raw if raw.count(s) > 1})
-    _require(not duplicates, "seeds", raw, f"{allowed} (repeated: {duplicates})")
+    _require(not duplicates, key, raw, f"{allowed} (repeated: {duplicates})")
     # numpy's SeedSequence and gymnasium's reset take any integer >= 0, but torch's
     # manual_seed is 64-bit.
-    _require(max(raw) < 2**63, "seeds", max(raw), "integers < 2**63")
+    _require(max(raw) < 2**63, key, max(raw), "integers < 2**63")
     return tuple(raw)
 
 
+def _validate_tune(raw: Any, seeds: tuple[int, ...], variants_raw: dict, train_raw: dict,
+                   variants: dict[str, TrainConfig]) -> TuneConfig:
+    if raw is None:
+        return TuneConfig()
+    _require(isinstance(raw, dict), "tune", raw, "a mapping with keys seeds and search")
+    for key in raw:
+        if key not in ("seeds", "search"):
+            raise _unknown_key("tune", str(key), ("seeds", "search"))
+    search_raw = raw.get("search") or {}
+    _require(isinstance(search_raw, dict), "tune.search", search_raw,
+             "a mapping of variant name -> train key -> list of candidate values")
+    tune_seeds = _validate_seeds(raw["seeds"], "tune.seeds") if raw.get("seeds") else ()
+    if search_raw:
+        _require(bool(tune_seeds), "tune.seeds", raw.get("seeds"),
+                 "a non-empty list of seeds to tune on when tune.search is set")
+    shared = sorted(set(tune_seeds) & set(seeds))
+    _require(not shared, "tune.seeds", list(tune_seeds),
+             f"seeds disjoint from the reporting seeds {list(seeds)} (both hold {shared})")
+    search = {}
+    for name, space in search_raw.items():
+        key = f"tune.search.{name}"
+        _require(name in variants, key, name,
+                 f"a variant of params.yaml ({', '.join(sorted(variants))})")
+        _require(name != REFERENCE_VARIANT, key, space,
+                 f"no search space: {REFERENCE_VARIANT!r} is the untouched tutorial, the "
+                 "reference every variant is compared with")
+        _require(isinstance(space, dict) and len(space) > 0, key, space,
+                 "a non-empty mapping of train key -> list of candidate values")
+        overrides = variants_raw.get(name) or {}
+        search[name] = {}
+        for train_key, values in space.items():
+            where = f"{key}.{train_key}"
+            if train_key not in _TRAIN_TYPES:
+                raise _unknown_key(key, str(train_key), _TRAIN_TYPES)
+            _require(isinstance(values, list) and len(values) > 0, where, values,
+                     "a non-empty list of candidate values")
+            _require(train_key not in overrides, where, values,
+                     f"a key that variants.{name} does not also set (it sets "
+                     f"{train_key}: {overrides.get(train_key)!r}; remove one of the two)")
+            kind, optional = _TRAIN_TYPES[train_key]
+            checked = []
+            for value in values:
+                value = _check_type(where, value, kind, optional)
+                merged = {**train_raw, **overrides, train_key: value}
+                _validate_train(key, _section(key, merged, TrainConfig, _TRAIN_TYPES))
+                checked.append(value)
+            repeated = sorted({v for v in checked if checked.count(v) > 1}, key=repr)
+            _require(not repeated, where, values, f"distinct values (repeated: {repeated})")
+            search[name][train_key] = tuple(checked)
+    return TuneConfig(seeds=tune_seeds, search=search)
+
+
 def _validate_env(env: EnvConfig) -> EnvConfig:
-    from reinforce.envs import check_env_id  # gymnasium import is slow; only when validating
+    from reinforce.envs import (
+        check_env_id,  # gymnasium import is slow; only when validating
+    )
 
     check_env_id(env.id)
     _require(env.solve_window >= 1, "env.solve_window", env.solve_window, "an integer >= 1")
@@ -229,7 +312,7 @@ def parse_config(raw: Any, check_env: bool = True) -> Config:
     """Build a validated Config from the parsed YAML of params.yaml."""
     if not isinstance(raw, dict):
         raise ConfigError(f"params.yaml: got {raw!r}; expected a mapping of sections")
-    sections = {"env", "seeds", "train", "variants", "evaluate", "report", "compute"}
+    sections = {"env", "seeds", "train", "variants", "evaluate", "report", "compute", "tune"}
     for key in raw:
         if key not in sections:
             raise _unknown_key("", str(key), sections)
@@ -271,10 +354,12 @@ def parse_config(raw: Any, check_env: bool = True) -> Config:
              "an integer >= 0")
     _require(evaluate.policy in EVAL_POLICIES, "evaluate.policy", evaluate.policy,
              " | ".join(EVAL_POLICIES))
-    overlap = sorted(set(seeds) & {evaluate.seed_offset + s for s in seeds})
+    tune = _validate_tune(raw.get("tune"), seeds, variants_raw, train_raw, variants)
+    training_seeds = set(seeds) | set(tune.seeds)
+    overlap = sorted(training_seeds & {evaluate.seed_offset + s for s in training_seeds})
     _require(not overlap, "evaluate.seed_offset", evaluate.seed_offset,
-             f"an offset whose evaluation seeds (seed_offset + seed) avoid the training seeds;"
-             f" {overlap} would be used for both")
+             f"an offset whose evaluation seeds (seed_offset + seed) avoid the training seeds"
+             f" (seeds and tune.seeds); {overlap} would be used for both")
 
     report = _section("report", raw.get("report"), ReportConfig, {
         "ci": (float, False), "bootstrap_resamples": (int, False),
@@ -291,7 +376,7 @@ def parse_config(raw: Any, check_env: bool = True) -> Config:
     _require(compute.workers >= 1, "compute.workers", compute.workers, "an integer >= 1")
 
     return Config(env=env, seeds=seeds, train=train, variants=variants, evaluate=evaluate,
-                  report=report, compute=compute)
+                  report=report, compute=compute, tune=tune)
 
 
 def load_config(path: str | Path = "params.yaml", check_env: bool = True) -> Config:
@@ -303,6 +388,27 @@ def load_config(path: str | Path = "params.yaml", check_env: bool = True) -> Con
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     return parse_config(raw, check_env=check_env)
+
+
+def tuning_results_path(root: str | Path, name: str) -> Path:
+    """Where tune@<variant> writes its candidates' results on the tuning seeds."""
+    return Path(root) / "tuning" / "search" / name / "results.csv"
+
+
+def selected_path(root: str | Path, name: str) -> Path:
+    """Where the select stage writes the values it chose for a variant."""
+    return Path(root) / "tuning" / "selected" / f"{name}.json"
+
+
+def read_selected(root: str | Path, name: str) -> dict:
+    """The values the select stage chose for the variant ({} when it is not tuned)."""
+    path = selected_path(root, name)
+    try:
+        return json.loads(path.read_text())["values"]
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found; run `dvc repro` (stage select) to make it") from None
+    except (ValueError, KeyError, TypeError):
+        raise DataError(f"{path}: not a selection file; run `dvc repro` to remake it") from None
 
 
 def changed_keys(train: TrainConfig, defaults: TrainConfig) -> dict[str, Any]:

@@ -23,11 +23,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reinforce import stats  # noqa: E402
-from reinforce.config import Config, changed_keys  # noqa: E402
+from reinforce.config import Config, changed_keys, tuning_results_path  # noqa: E402
 from reinforce.outputs import atomic_directory, write_atomic  # noqa: E402
 
 FIGURES = ("learning_curves", "final_performance", "p_improve", "episodes_to_solve",
-           "seed_grid", "performance_profile")
+           "seed_grid", "performance_profile", "sensitivity")
 # Vega-Lite's default "tableau10", so `dvc plots show` uses the same colors as the figures
 PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2",
            "#ff9da6", "#9d755d", "#bab0ac")
@@ -77,6 +77,8 @@ class ReportData:
     metrics: dict                       # metrics.json
     seeds: pd.DataFrame                 # reports/tables/seeds.csv
     runs: dict[str, stats.VariantRuns]  # runs/<variant>, in params.yaml order
+    chosen: dict[str, dict]             # tuning/selected/<variant>.json: the values trained
+    tuning: dict[str, pd.DataFrame]     # tuning/search/<variant>/results.csv, tuned variants
 
     @property
     def variants(self) -> list[str]:
@@ -123,7 +125,16 @@ def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
     if missing:
         raise stats.DataError(f"metrics.json has no entry for {missing}; run the aggregate "
                               "stage first (dvc repro)")
-    return ReportData(config=config, metrics=metrics, seeds=seeds, runs=runs)
+    chosen = {name: config.selected_values(root, name) for name in runs}
+    tuning = {}
+    for name in runs:
+        if config.search_space(name):
+            path = tuning_results_path(root, name)
+            if not path.exists():
+                raise stats.DataError(f"{path}: not found; run `dvc repro` to make it")
+            tuning[name] = pd.read_csv(path)
+    return ReportData(config=config, metrics=metrics, seeds=seeds, runs=runs, chosen=chosen,
+                      tuning=tuning)
 
 
 def smoothed_curves(data: ReportData) -> dict[str, dict]:
@@ -384,6 +395,82 @@ def plot_performance_profile(data: ReportData):
     return fig
 
 
+def _log_scale(key: str, values) -> bool:
+    """Learning rates (and any positive key spanning a factor of 10) on a log axis."""
+    values = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return bool(values) and min(values) > 0 and (key.endswith("lr")
+                                                  or max(values) / min(values) >= 10)
+
+
+def sensitivity_lines(data: ReportData) -> dict[str, list[dict]]:
+    """Per searched key: a line per tuned variant, the final-return IQM over the tuning
+    seeds (with its CI) at each candidate value. With several searched keys, a key's line
+    is the slice through the chosen candidate: the other keys at their chosen values."""
+    lines: dict[str, list[dict]] = {}
+    for name, results in data.tuning.items():
+        space, chosen = data.config.search_space(name), data.chosen[name]
+        for key, values in space.items():
+            rows = results
+            for other in space:
+                if other != key:
+                    rows = rows[rows[other] == chosen[other]]
+            points = []
+            for value in values:
+                finals = rows.loc[rows[key] == value, "final_return"].to_numpy(dtype=float)
+                if not len(finals):
+                    continue
+                low, high = stats.bootstrap_ci((finals,), stats.iqm, data.settings, name,
+                                               "tune", key, repr(value))
+                points.append({"value": value, "iqm": float(stats.iqm(finals)), "low": low,
+                               "high": high, "chosen": value == chosen.get(key)})
+            lines.setdefault(key, []).append({"variant": name, "points": points})
+    return lines
+
+
+def plot_sensitivity(data: ReportData):
+    lines = sensitivity_lines(data)
+    if not lines:
+        fig, ax = plt.subplots(figsize=(6, 2.2))
+        ax.text(0.5, 0.5, "No variant has a search space (tune.search in params.yaml).",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    fig, axes = _grid(len(lines), 5.2, 3.8, sharey=True)
+    seeds = ", ".join(str(s) for s in data.config.tune.seeds)
+    for ax, (key, variant_lines) in zip(axes, lines.items()):
+        values = []
+        for line in variant_lines:
+            color = data.colors[line["variant"]]
+            xs = [p["value"] for p in line["points"]]
+            values += xs
+            ax.plot(xs, [p["iqm"] for p in line["points"]], color=color, marker="o",
+                    linewidth=1.8, label=line["variant"])
+            for p in line["points"]:
+                if p["low"] is not None:
+                    ax.plot([p["value"]] * 2, [p["low"], p["high"]], color=color,
+                            linewidth=5, alpha=0.3, solid_capstyle="butt")
+                if p["chosen"]:
+                    ax.plot([p["value"]], [p["iqm"]], marker="*", markersize=15,
+                            color=color, markeredgecolor="black", linestyle="none")
+        if _log_scale(key, values):
+            ax.set_xscale("log")
+        ax.set_xticks(sorted(set(values)), [f"{v:g}" if isinstance(v, float) else str(v)
+                                            for v in sorted(set(values))])
+        ax.minorticks_off()
+        ax.set_xlabel(f"{key} (candidate values)")
+        ax.set_ylabel("Final return, IQM over tuning seeds")
+        ax.axhline(data.config.env.solved_threshold, color="0.4", linestyle="--",
+                   linewidth=0.9)
+        ax.plot([], [], marker="*", markersize=12, color="0.5", markeredgecolor="black",
+                linestyle="none", label="chosen")
+        ax.legend(loc="best", fontsize=8)
+    ci = f"{data.config.report.ci:.0%}"
+    fig.suptitle(f"Hyperparameter sensitivity on the tuning seeds ({seeds}); bar: {ci} "
+                 "bootstrap CI", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def render_figures(data: ReportData, curves: dict[str, dict] | None = None
                    ) -> dict[str, bytes]:
     """{'learning_curves.png': b'...', ...}: every figure as PNG and SVG."""
@@ -395,6 +482,7 @@ def render_figures(data: ReportData, curves: dict[str, dict] | None = None
         "episodes_to_solve": lambda: plot_episodes_to_solve(data),
         "seed_grid": lambda: plot_seed_grid(data),
         "performance_profile": lambda: plot_performance_profile(data),
+        "sensitivity": lambda: plot_sensitivity(data),
     }
     out = {}
     with matplotlib.style.context("default"), matplotlib.rc_context(RC):
@@ -471,6 +559,11 @@ FIGURE_CAPTIONS = {
     "performance_profile": "For each threshold, the fraction of seeds whose final return "
                            "reaches it, with a bootstrap CI band. A curve above another "
                            "everywhere is better at every level of ambition.",
+    "sensitivity": "Final return against each searched value, on the tuning seeds only "
+                   "(never the reporting seeds): the IQM over the tuning seeds with its "
+                   "bootstrap CI, one line per tuned variant, the chosen value starred. A "
+                   "flat line means the choice matters little; a peak at the edge of the "
+                   "grid means the search space should be widened.",
 }
 
 
@@ -496,12 +589,17 @@ def report_markdown(data: ReportData) -> str:
         "|---|---|---|",
     ]
     for name in data.variants:
-        changes = changed_keys(cfg.variants[name], cfg.train)
-        text = ", ".join(f"`{k}: {_yaml_value(v)}`" for k, v in changes.items())
+        trained = cfg.trained_variant(name, data.chosen[name])
+        changes = changed_keys(trained, cfg.train)
+        text = ", ".join(f"`{k}: {_yaml_value(v)}`"
+                         + (" (chosen on the tuning seeds)" if k in data.chosen[name] else "")
+                         for k, v in changes.items())
         lines.append(f"| {name} | {text or 'none (the defaults)'} | "
                      f"{', '.join(str(s) for s in data.runs[name].seeds)} |")
     defaults = ", ".join(f"`{k}: {_yaml_value(v)}`" for k, v in vars(cfg.train).items())
-    lines += ["", f"`train` defaults: {defaults}.", "", "## Results", "",
+    lines += ["", f"`train` defaults: {defaults}.", ""]
+    lines += tuning_markdown(data)
+    lines += ["## Results", "",
               f"Final return: IQM, mean and median over seeds with {ci} CI. "
               f"P(improve): probability that a seed of the variant beats a seed of "
               f"`{ref}`. AUC: mean training return over all episodes (IQM over seeds).",
@@ -549,6 +647,40 @@ def report_markdown(data: ReportData) -> str:
     for text, names in groups.items():
         lines += [f"{', '.join(names)}:", "", "```json", text, "```", ""]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def tuning_markdown(data: ReportData) -> list[str]:
+    """The tuning section: which seeds, which rule, every candidate and the choice."""
+    cfg = data.config
+    if not data.tuning:
+        return ["## Tuning", "", "No variant has a search space: every variant is trained "
+                "exactly as params.yaml writes it.", ""]
+    seeds = ", ".join(str(s) for s in cfg.tune.seeds)
+    lines = ["## Tuning", "",
+             f"Tuned variants tried every candidate of their search space (`tune.search`) on "
+             f"the tuning seeds ({seeds}), which are disjoint from the reporting seeds: no "
+             f"number in the Results below comes from a seed anything was chosen on. "
+             f"Selection rule: {stats.SELECTION_RULE}. Untuned variants "
+             f"({', '.join(v for v in data.variants if v not in data.tuning)}) are trained "
+             "exactly as written.", "",
+             "| variant | candidate | final IQM (tuning seeds) | solved | median episodes to "
+             "solve | chosen |", "|---|---|---|---|---|---|"]
+    for name, results in data.tuning.items():
+        space = list(cfg.search_space(name))
+        for row in stats.summarize_candidates(results, space).to_dict("records"):
+            text = ", ".join(f"`{k}: {_yaml_value(row[k])}`" for k in space)
+            median = row["median_episodes_to_solve"]
+            lines.append(f"| {name} | {text} | {row['final_return_iqm']:.1f} | "
+                         f"{row['solve_rate']:.0%} | "
+                         f"{'not reached' if _missing(median) else f'{median:g}'} | "
+                         f"{'**chosen**' if row['chosen'] else ''} |")
+    lines += ["", "The search, figure by figure: ![Sensitivity](figures/sensitivity.png) "
+              "(also under Figures).", ""]
+    return lines
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _yaml_value(value) -> str:

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from reinforce.errors import DataError
+
 CURVE_COLUMNS = ("seed", "episode", "return", "length", "loss")
 EVAL_COLUMNS = ("seed", "episode", "return")
 REFERENCE_VARIANT = "article"
@@ -32,8 +34,6 @@ ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
 
 
-class DataError(ValueError):
-    """An input file of the aggregate or plot stage that cannot be read as promised."""
 
 
 # --------------------------------------------------------------------------------------
@@ -420,6 +420,9 @@ def aggregate_outputs(config, root: str | Path = ".") -> dict[str, str]:
     settings = BootstrapSettings.from_config(config.report)
     metrics, seeds = aggregate(runs, config.env.solve_window, config.env.solved_threshold,
                                settings)
+    for name in runs:  # the values the tuning chose, beside the numbers they gave
+        if config.search_space(name):
+            metrics[name]["chosen"] = config.selected_values(root, name)
     seeds = seeds.astype({"episodes_to_solve": "Int64"})
     return {
         "metrics.json": metrics_json(metrics),
@@ -427,3 +430,39 @@ def aggregate_outputs(config, root: str | Path = ".") -> dict[str, str]:
             {name: metrics[name] for name in runs})),
         "reports/tables/seeds.csv": table_csv(seeds),
     }
+
+
+# --------------------------------------------------------------------------------------
+# tuning: the selection rule
+
+SELECTION_RULE = ("the highest final-return IQM over the tuning seeds; ties (equal after "
+                  "rounding, e.g. several candidates at the return cap) go to the lowest "
+                  "median episodes-to-solve, unsolved seeds counted as never, then to the "
+                  "candidate listed first")
+
+
+def summarize_candidates(results: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """A row per candidate: its values, final-return IQM, solve rate and median
+    episodes-to-solve over the tuning seeds, and whether the rule chose it."""
+    rows = []
+    for index, group in results.groupby("candidate", sort=True):
+        solved = [None if pd.isna(v) else int(v) for v in group["episodes_to_solve"]]
+        rows.append({
+            "candidate": int(index),
+            **{key: group[key].iloc[0] for key in keys},
+            "seeds": len(group),
+            "final_return_iqm": round_floats(float(iqm(group["final_return"]))),
+            "solve_rate": round_floats(float(np.mean([v is not None for v in solved]))),
+            "median_episodes_to_solve": median_episodes_to_solve(solved),
+        })
+    table = pd.DataFrame(rows)
+
+    def rank(row) -> tuple:
+        median = row["median_episodes_to_solve"]
+        return (-row["final_return_iqm"],
+                math.inf if median is None or pd.isna(median) else median,
+                row["candidate"])
+
+    best = min(table.to_dict("records"), key=rank)["candidate"]
+    table["chosen"] = table["candidate"] == best
+    return table

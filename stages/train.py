@@ -1,4 +1,5 @@
-"""DVC stage train@<variant>: train every seed of one variant.
+"""DVC stage train@<variant>: train every reporting seed of one variant, with the values
+the select stage chose for it (tuning/selected/<variant>.json).
 
 Writes runs/<variant>/train/{curves.csv, policy_seed<k>.pt, environment.json}; the
 wall-clock figures go to the git-ignored logs/train-<variant>.json.
@@ -24,7 +25,8 @@ def main(argv):
     args = parser.parse_args(argv)
 
     cfg = load_config(args.params)
-    train_cfg = cfg.variant(args.variant)
+    # the variant as written in params.yaml, with the values `select` chose on tune.seeds
+    train_cfg = cfg.trained_variant(args.variant, cfg.selected_values(".", args.variant))
     out = args.out or f"runs/{args.variant}/train"
     if (note := fingerprint_mismatch(out)):
         print(f"train@{args.variant}: note: {note}", flush=True)

@@ -24,6 +24,7 @@ def tiny_params(**overrides) -> dict:
                   "normalize_returns": True, "baseline": "none", "critic_lr": 0.01,
                   "entropy_coef": 0.0, "grad_clip_norm": None, "episodes_per_update": 1},
         "variants": {"article": {"lr": 0.01}, "value-baseline": {"baseline": "value"}},
+        "tune": {"seeds": [10, 11], "search": {"value-baseline": {"lr": [0.01, 0.02]}}},
         "evaluate": {"episodes": 2, "seed_offset": 1000000, "policy": "greedy"},
         "report": {"ci": 0.95, "bootstrap_resamples": 200, "bootstrap_seed": 0,
                    "smoothing_window": 2},
@@ -31,13 +32,18 @@ def tiny_params(**overrides) -> dict:
     }
     for key, value in overrides.items():
         params[key] = value
+    if "tune" not in overrides:  # keep only the searches of variants that are there
+        search = {name: space for name, space in params["tune"]["search"].items()
+                  if name in params["variants"]}
+        params["tune"] = {**params["tune"], "search": search}
     return params
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-PROJECT_FILES = ["dvc.yaml", "dvc_templates", "reinforce", "stages", ".dvcignore", ".gitignore"]
+PROJECT_FILES = ["dvc.yaml", "dvc_templates", "reinforce", "stages", ".dvcignore", ".gitignore",
+                 "tuning/search/README.md"]
 
 
 def make_project(path: Path, params: dict) -> Path:
@@ -52,6 +58,7 @@ def make_project(path: Path, params: dict) -> Path:
         if source.is_dir():
             shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, path / name)
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], path)

@@ -240,6 +240,8 @@ BAD = [
     (params_with(normalize_advantages="yes"), ["variants.ac.normalize_advantages", "'yes'",
                                                "true or false"]),
     (params_with(lambda_=0.9), ["variants.ac.lambda_", "unknown key"]),
+    (dict(params_with(), tune={"seeds": [10, 11], "search": {"ac": {"gae_lambda": [0.9, 1.2]}}}),
+     ["tune.search.ac.gae_lambda", "1.2", "[0, 1]"]),
 ]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import make_project, run, tiny_params, tree_bytes
 
-OUTPUTS = ("dvc.lock", "runs", "metrics.json", "reports")
+OUTPUTS = ("dvc.lock", "tuning", "runs", "metrics.json", "reports")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_repro_force_gives_the_same_bytes_and_the_same_lock(project):
 def test_editing_one_variant_reruns_only_that_variant(project):
     params = (project / "params.yaml").read_text()
     edited = params.replace("value-baseline:\n    baseline: value",
-                            "value-baseline:\n    baseline: value\n    lr: 0.02")
+                            "value-baseline:\n    baseline: value\n    entropy_coef: 0.01")
     assert edited != params
     (project / "params.yaml").write_text(edited)
     try:

@@ -1,0 +1,9 @@
+"""The two ways an input can be refused, below every module that raises them."""
+
+
+class ConfigError(ValueError):
+    """A value in params.yaml that the pipeline cannot run with."""
+
+
+class DataError(ValueError):
+    """An input file of a stage (another stage's output) that cannot be read as promised."""

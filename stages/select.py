@@ -1,0 +1,31 @@
+"""DVC stage `select`: tuning/search/*/results.csv -> tuning/selected/<variant>.json (the
+values train@<variant> uses; empty for a variant without a search space) and
+tuning/candidates.csv, by the rule in reinforce/tuning.py.
+
+Run from the repository root: python -m stages.select [--params params.yaml]
+"""
+
+from __future__ import annotations
+
+import sys
+
+from reinforce.cli import run_report_step, stage_main
+from reinforce.config import Config
+from reinforce.errors import DataError
+from reinforce.tuning import write_selection
+
+
+def select(config: Config) -> str:
+    chosen = write_selection(config, ".")
+    return "; ".join(f"{name}: " + (", ".join(f"{k}={v}" for k, v in values.items())
+                                    if values else "not tuned")
+                     for name, values in chosen.items())
+
+
+@stage_main("select")
+def main(argv):
+    return run_report_step("select", __doc__, argv, select, (DataError,))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""DVC stage tune@<variant>: train and evaluate every candidate of the variant's search
+space (tune.search.<variant>) on the tuning seeds (tune.seeds).
+
+Writes tuning/search/<variant>/{results.csv, environment.json}.
+"""
+
+import argparse
+
+from reinforce.cli import stage_main
+from reinforce.config import load_config, tuning_results_path
+from reinforce.outputs import atomic_directory, write_atomic, write_fingerprint
+from reinforce.stats import summarize_candidates, table_csv
+from reinforce.tuning import tune_variant
+
+
+@stage_main("tune")
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variant")
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+
+    cfg = load_config(args.params)
+    space = cfg.search_space(args.variant)
+    results = tune_variant(cfg, args.variant, workers=cfg.compute.workers)
+    with atomic_directory(tuning_results_path(".", args.variant).parent) as tmp:
+        write_atomic(tmp / "results.csv", table_csv(results))
+        write_fingerprint(tmp)
+    summary = summarize_candidates(results, list(space))
+    for row in summary.to_dict("records"):
+        values = ", ".join(f"{key}={row[key]}" for key in space)
+        print(f"tune@{args.variant}: {values}: final-return IQM {row['final_return_iqm']:.1f}, "
+              f"solved {row['solve_rate']:.0%}, median episodes to solve "
+              f"{row['median_episodes_to_solve']}{'  <- chosen' if row['chosen'] else ''}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
