@@ -198,12 +198,32 @@ def _require(condition: bool, key: str, value: Any, allowed: str) -> None:
         raise ConfigError(f"{key}: got {value!r}; allowed: {allowed}")
 
 
+# The widest hidden layer accepted: 512 times the article's 128. A seed holds its policy
+# (and critic) with gradients, two Adam moments and a NumPy copy for acting, and each
+# update keeps the hidden activations of its episodes: at this width one 500-step
+# CartPole episode alone takes 0.25 GiB of activations, and the step time grows with the
+# width. A wider value is almost surely a typo, and would only fail later, or hang.
+MAX_HIDDEN_DIM = 65536
+
+
+def _network_memory(hidden_dim: int) -> str:
+    """A lower bound of one seed's memory for a width: the smallest network (one input,
+    two actions: 4 * hidden_dim parameters) times five float32 copies (weights, gradient,
+    two Adam moments, the acting copy)."""
+    size = 5 * 4 * (4 * hidden_dim)
+    return f"{size / 2**30:,.1f} GiB" if size >= 2**30 else f"{size / 2**20:,.1f} MiB"
+
+
 def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
     _require(train.episodes >= 1, f"{name}.episodes", train.episodes, "an integer >= 1")
     _require(0 < train.gamma <= 1, f"{name}.gamma", train.gamma, "a number in (0, 1]")
     _require(train.lr > 0, f"{name}.lr", train.lr, "a number > 0")
     _require(train.critic_lr > 0, f"{name}.critic_lr", train.critic_lr, "a number > 0")
-    _require(train.hidden_dim >= 1, f"{name}.hidden_dim", train.hidden_dim, "an integer >= 1")
+    _require(1 <= train.hidden_dim <= MAX_HIDDEN_DIM, f"{name}.hidden_dim", train.hidden_dim,
+             f"an integer >= 1 and <= {MAX_HIDDEN_DIM}" + (
+                 f"; {train.hidden_dim} hidden units would need at least "
+                 f"{_network_memory(train.hidden_dim)} per seed for the network's weights, "
+                 "gradient and Adam state alone" * (train.hidden_dim > MAX_HIDDEN_DIM)))
     _require(train.baseline in BASELINES, f"{name}.baseline", train.baseline,
              " | ".join(BASELINES))
     _require(train.entropy_coef >= 0, f"{name}.entropy_coef", train.entropy_coef,

@@ -11,7 +11,7 @@ import torch
 
 from reinforce.config import EvaluateConfig
 from reinforce.policy import GumbelStreams, StackedPolicies, load_policy, policy_path
-from reinforce.train import Episode, run_lockstep
+from reinforce.rollout import Episode, run_lockstep
 
 
 def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],

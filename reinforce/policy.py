@@ -71,6 +71,11 @@ class StackedPolicies:
         self.b1 = np.zeros((n, 1, first.out_features), dtype=np.float32)
         self.w2 = np.zeros((n, second.in_features, second.out_features), dtype=np.float32)
         self.b2 = np.zeros((n, 1, second.out_features), dtype=np.float32)
+        # The last subset handed out, kept up to date by refresh: the set of running seeds
+        # changes only when one finishes, so it is copied once per change, not per step.
+        self._subset: StackedPolicies | None = None
+        self._subset_rows = np.zeros(0, dtype=np.int64)
+        self._subset_key: np.ndarray | None = None
         for index, policy in enumerate(policies):
             self.refresh(index, policy)
 
@@ -80,15 +85,25 @@ class StackedPolicies:
         self.b1[index, 0] = first.bias.detach().numpy()
         self.w2[index] = second.weight.detach().numpy().T
         self.b2[index, 0] = second.bias.detach().numpy()
+        if self._subset is not None:
+            for row in np.flatnonzero(self._subset_rows == index).tolist():
+                for name in ("w1", "b1", "w2", "b2"):
+                    getattr(self._subset, name)[row] = getattr(self, name)[index]
 
     def subset(self, rows: np.ndarray) -> StackedPolicies:
         """The policies of some seeds only (a copy), once the others have finished."""
         if len(rows) == len(self.w1):
             return self
-        view = object.__new__(StackedPolicies)
-        view.w1, view.b1 = self.w1[rows], self.b1[rows]
-        view.w2, view.b2 = self.w2[rows], self.b2[rows]
-        return view
+        if self._subset is None or (rows is not self._subset_key
+                                    and not np.array_equal(self._subset_rows, rows)):
+            view = object.__new__(StackedPolicies)
+            view.w1, view.b1 = self.w1[rows], self.b1[rows]
+            view.w2, view.b2 = self.w2[rows], self.b2[rows]
+            view._subset, view._subset_rows = None, np.zeros(0, dtype=np.int64)
+            view._subset_key = None
+            self._subset, self._subset_rows = view, np.array(rows, dtype=np.int64)
+        self._subset_key = rows  # the runner passes the same index array until it changes
+        return self._subset
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         """obs: (n_seeds, obs_dim) -> logits (n_seeds, n_actions)."""
@@ -121,6 +136,8 @@ class GumbelStreams:
         if column == 0:
             for k in rows.tolist():
                 self.noise[k] = self.rngs[k].gumbel(size=self.noise.shape[1:])
+        if len(rows) == len(self.rngs):  # every seed (rows is then 0..n-1): a view
+            return self.noise[:, column]
         return self.noise[rows, column]
 
 

@@ -1,4 +1,5 @@
-"""Figures (PNG + SVG) and the Markdown report, from metrics.json, reports/tables and runs/.
+"""Figures (PNG + SVG) and the Markdown report, from reports/statistics.json,
+reports/tables and runs/.
 
 Every output is the same bytes for the same inputs: matplotlib runs with its default
 style (a user's matplotlibrc cannot leak in), SVG ids are salted with a constant, and no
@@ -7,6 +8,7 @@ date or software version is written into the files' metadata.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -74,11 +76,14 @@ def figure_bytes(fig) -> dict[str, bytes]:
 @dataclass
 class ReportData:
     config: Config
-    metrics: dict                       # metrics.json
+    metrics: dict                       # reports/statistics.json "variants"
     seeds: pd.DataFrame                 # reports/tables/seeds.csv
     runs: dict[str, stats.VariantRuns]  # runs/<variant>, in params.yaml order
-    chosen: dict[str, dict]             # tuning/selected/<variant>.json: the values trained
-    tuning: dict[str, pd.DataFrame]     # tuning/search/<variant>/results.csv, tuned variants
+    tests: dict | None = None           # reports/statistics.json "tests"
+    # tuning/selected/<variant>.json: the values each variant was trained with
+    chosen: dict[str, dict] = dataclasses.field(default_factory=dict)
+    # tuning/search/<variant>/results.csv, for the tuned variants
+    tuning: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
 
     @property
     def variants(self) -> list[str]:
@@ -118,13 +123,14 @@ class ReportData:
 
 def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
     root = Path(root)
-    metrics = json.loads((root / "metrics.json").read_text())
+    statistics = json.loads((root / stats.STATISTICS_PATH).read_text())
     seeds = pd.read_csv(root / "reports" / "tables" / "seeds.csv")
     runs = stats.read_runs(root / "runs", list(config.variants))
+    metrics = statistics.get("variants", {})
     missing = [v for v in runs if v not in metrics]
     if missing:
-        raise stats.DataError(f"metrics.json has no entry for {missing}; run the aggregate "
-                              "stage first (dvc repro)")
+        raise stats.DataError(f"{stats.STATISTICS_PATH} has no entry for {missing}; run "
+                              "the aggregate stage first (dvc repro)")
     chosen = {name: config.selected_values(root, name) for name in runs}
     tuning = {}
     for name in runs:
@@ -134,7 +140,7 @@ def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
                 raise stats.DataError(f"{path}: not found; run `dvc repro` to make it")
             tuning[name] = pd.read_csv(path)
     return ReportData(config=config, metrics=metrics, seeds=seeds, runs=runs, chosen=chosen,
-                      tuning=tuning)
+                      tuning=tuning, tests=statistics.get("tests", {}))
 
 
 def smoothed_curves(data: ReportData) -> dict[str, dict]:
@@ -624,8 +630,11 @@ def report_markdown(data: ReportData) -> str:
         a = m["auc"]
         cells.append(_with_ci(a["iqm"], a["iqm_ci_low"], a["iqm_ci_high"]))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Per seed: `reports/tables/seeds.csv`; every metric: `metrics.json` and "
-              "`reports/tables/summary.csv`.", "", "## Figures", ""]
+    lines += ["", "Per seed: `reports/tables/seeds.csv`; the headline numbers: "
+              "`metrics.json`; every statistic: `reports/statistics.json` and "
+              "`reports/tables/summary.csv`.", ""]
+    lines += comparison_lines(data)
+    lines += ["## Figures", ""]
     for name in FIGURES:
         title = name.replace("_", " ").capitalize()
         if name == "p_improve":
@@ -681,6 +690,133 @@ def tuning_markdown(data: ReportData) -> list[str]:
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+
+def _p(value) -> str:
+    if value is None:
+        return "n/a"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _p_phrase(value) -> str:
+    return "p n/a" if value is None else ("p < 0.001" if value < 0.001 else f"p = {value:.3f}")
+
+
+TEST_NAMES = {"welch": "Welch's t-test", "mann_whitney": "Mann-Whitney U"}
+
+
+def _untestable(data: ReportData, name: str, test: str) -> str:
+    """Why a test has no p-value (stats.welch_test / mann_whitney_test say when)."""
+    ref = data.reference
+    if test == "welch" and min(data.n_seeds(name), data.n_seeds(ref)) < 2:
+        return "needs at least 2 seeds per variant"
+    if test == "welch":
+        return "no variance in either variant"
+    return "every seed of both variants has the same final return"
+
+
+def verdict(data: ReportData, name: str) -> str:
+    """What the seeds support about `name` against the reference, in words, from the
+    Holm-corrected tests and the power statement of reports/statistics.json."""
+    ref, c = data.reference, data.metrics[name]["comparison"]
+    n = min(data.n_seeds(name), data.n_seeds(ref))
+    alpha = data.tests.get("alpha", stats.ALPHA)
+    significant = [t for t in stats.TESTS if c[t]["significant"]]
+    tested = [t for t in stats.TESTS if c[t]["p_holm"] is not None]
+    adjusted = ", ".join(f"{TEST_NAMES[t]} {_p_phrase(c[t]['p_holm'])}" for t in tested)
+    missing = "; ".join(f"{TEST_NAMES[t]}: no test ({_untestable(data, name, t)})"
+                        for t in stats.TESTS if c[t]["p_holm"] is None)
+    diff = c["mean_difference"]
+    direction = "higher" if diff > 0 else "lower"
+    if not tested:
+        return f"no test possible: {missing}."
+    if len(significant) == len(tested):
+        both = "both tests" if len(tested) == 2 else f"{TEST_NAMES[tested[0]]} (the only test)"
+        text = (f"**supported**: a {direction} final return than `{ref}` "
+                f"(mean difference {diff:+.1f}), significant at {alpha:g} after Holm "
+                f"correction in {both} ({adjusted}).")
+        p_imp = data.metrics[name]["p_improve"]["value"]
+        if c["mann_whitney"]["significant"] and (p_imp - 0.5) * diff < 0:
+            text += (f" The tests point different ways: P(improve) is {p_imp:.2f} while "
+                     "the mean moved the other way.")
+        return text + (f" {missing}." if missing else "")
+    if significant:
+        other = [t for t in tested if t not in significant]
+        return (f"**tentative**: only {TEST_NAMES[significant[0]]} is significant at "
+                f"{alpha:g} after Holm correction ({adjusted}); "
+                f"{TEST_NAMES[other[0]]} is not. Mean difference {diff:+.1f}.")
+    seeds = f"{n} seed" if n == 1 else f"{n} seeds"
+    text = (f"**not established with {seeds}**: no test is significant at {alpha:g} "
+            f"after Holm correction ({adjusted}).")
+    power = c["power"]
+    mdd, needed = power["min_detectable_difference"], power["seeds_needed"]
+    if diff == 0:
+        text += " The means are equal."
+    elif mdd is not None and needed is not None:
+        text += (f" These seeds detect a mean difference of {mdd:.1f} or more with power "
+                 f"{data.tests.get('power', stats.POWER):g}; the observed {diff:+.1f} "
+                 f"would take about {needed} seeds per variant.")
+    return text + (f" {missing}." if missing else "")
+
+
+def comparison_lines(data: ReportData) -> list[str]:
+    """The report's sections "Comparisons with <reference>" and "Power"."""
+    ref = data.reference
+    others = [v for v in data.variants if v != ref and "comparison" in data.metrics[v]]
+    if not others:
+        return []
+    cfg, tests = data.config, data.tests
+    ci = f"{cfg.report.ci:.0%}"
+    alpha, power = tests.get("alpha", stats.ALPHA), tests.get("power", stats.POWER)
+    family = tests.get("family_size", 0)
+    lines = [f"## Comparisons with {ref}", "",
+             f"Per-seed final returns of each variant against `{ref}`. Welch's t-test "
+             "compares means without assuming equal variances; Mann-Whitney U compares "
+             "ranks (U / (n1 n2) is P(improve)); both are two-sided. p: the test's own "
+             f"p-value; Holm: corrected by Holm's method over the {family} p-values of "
+             f"this table (both tests of every variant), significant when below {alpha:g}. "
+             "Hedges' g: the mean difference in pooled standard deviations, with a "
+             f"{ci} percentile bootstrap CI over seeds.",
+             "",
+             "| variant | mean difference | Welch t | p | Holm | Mann-Whitney U | p | Holm "
+             "| Hedges' g |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name in others:
+        c = data.metrics[name]["comparison"]
+        g = c["hedges_g"]
+        cells = [f"{c['mean_difference']:+.1f}",
+                 _num(c["welch"]["t"], 2), _p(c["welch"]["p"]), _p(c["welch"]["p_holm"]),
+                 _num(c["mann_whitney"]["u"], 1), _p(c["mann_whitney"]["p"]),
+                 _p(c["mann_whitney"]["p_holm"]),
+                 _with_ci(g["value"], g["ci_low"], g["ci_high"], 2)
+                 if g["value"] is not None else "n/a"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "What the seeds support:", ""]
+    lines += [f"- `{name}`: {verdict(data, name)}" for name in others]
+    lines += ["", "## Power", "",
+              f"How large a difference in final return these seeds can detect: a two-sided "
+              f"two-sample t-test at alpha {alpha:g} with power {power:g} "
+              "(statsmodels' `TTestIndPower`), with the pooled standard deviation of each "
+              f"pair as the common sd. Seeds needed: per variant, to detect the observed "
+              "mean difference with the same test (Colas et al. 2018, \"How many random "
+              "seeds?\"). The t-test's normal model is rough for returns capped at a "
+              "maximum, so read these as orders of magnitude.",
+              "",
+              "| variant | seeds vs " + ref + " | pooled sd | smallest detectable difference "
+              "| observed difference | seeds per variant to detect it |",
+              "|---|---|---|---|---|---|"]
+    for name in others:
+        c = data.metrics[name]["comparison"]
+        pw = c["power"]
+        mde, mdd = pw["min_detectable_effect"], pw["min_detectable_difference"]
+        detect = "n/a" if mdd is None else f"{mdd:.1f} ({mde:.2f} sd)"
+        needed = "n/a" if pw["seeds_needed"] is None else str(pw["seeds_needed"])
+        lines.append(f"| {name} | {data.n_seeds(name)} vs {data.n_seeds(ref)} | "
+                     f"{_num(pw['pooled_sd'])} | {detect} | {c['mean_difference']:+.1f} | "
+                     f"{needed} |")
+    lines += ["", "n/a: undefined (fewer than 2 seeds, no variance, or no difference).", ""]
+    return lines
 
 
 def _yaml_value(value) -> str:

@@ -1,5 +1,7 @@
 """Aggregates across seeds: IQM, mean, median with percentile bootstrap CIs, solve rate,
-episodes-to-solve, probability of improvement and the area under the learning curve.
+episodes-to-solve, probability of improvement and the area under the learning curve; and,
+for each variant against the reference, Welch's t-test and Mann-Whitney U (Holm-corrected
+over every p-value of the report), Hedges' g with a bootstrap CI, and a power statement.
 
 Every random draw comes from a numpy Generator made from `report.bootstrap_seed` and the
 names of what is being resampled (variant, metric), so a number depends only on its own
@@ -7,8 +9,15 @@ data: adding a variant or reordering params.yaml does not move any other variant
 
 Undefined values are None (null in metrics.json), never NaN:
 - a CI over a single seed (there is nothing to resample);
-- the median episodes-to-solve when half or more of the seeds never solved.
+- the median episodes-to-solve when half or more of the seeds never solved;
+- a test, effect size or power number that its data cannot define: fewer than two seeds
+  (Welch, Hedges' g, power), zero variance in both variants (Welch, Hedges' g, power), the
+  same value on every seed of both variants (Mann-Whitney), no difference in mean (the
+  seeds needed to detect it).
 Degenerate data (all seeds equal) gives a point CI, because every resample is the same.
+
+Two outputs: metrics.json, the headline DVC metrics file (a few numbers per variant, so
+`dvc exp show` stays readable), and reports/statistics.json, everything.
 """
 
 from __future__ import annotations
@@ -24,14 +33,29 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower
+# statsmodels sets its warning filters when this module is first imported, which
+# solve_power otherwise does lazily, inside our catch_warnings, overriding its "ignore"
+from statsmodels.tools import sm_exceptions  # noqa: F401
 
+from reinforce.config import REFERENCE_VARIANT
 from reinforce.errors import DataError
 
 CURVE_COLUMNS = ("seed", "episode", "return", "length", "loss")
 EVAL_COLUMNS = ("seed", "episode", "return")
-REFERENCE_VARIANT = "article"
 ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
+ALPHA = 0.05  # significance level of the tests and of the power statement
+POWER = 0.8   # the power the power statement asks for
+STATISTICS_PATH = "reports/statistics.json"
+# metrics.json: per variant, the final-return IQM with its CI, the solve rate, the median
+# episodes-to-solve and the seed count (the path of each in the full statistics). Short
+# flat names keep `dvc exp show` columns narrow; n_seeds, not seeds, so that a pattern
+# for the metric does not also match a parameter such as tune.seeds.
+HEADLINE = {"iqm": ("final_return", "iqm"), "iqm_low": ("final_return", "iqm_ci_low"),
+            "iqm_high": ("final_return", "iqm_ci_high"), "solve_rate": ("solve_rate",),
+            "episodes_to_solve": ("episodes_to_solve", "median"), "n_seeds": ("seeds",)}
 
 
 
@@ -150,6 +174,187 @@ def p_improve(x, y, settings: BootstrapSettings, *names: str) -> dict:
     value = float(prob_improvement(x, y))
     low, high = bootstrap_ci((x, y), prob_improvement, settings, *names, "p_improve")
     return {"value": value, "ci_low": low, "ci_high": high}
+
+
+# --------------------------------------------------------------------------------------
+# tests, effect size and power of a variant against the reference
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _constant(x: np.ndarray) -> bool:
+    return bool(np.all(x == x[0]))
+
+
+def welch_test(x, y) -> dict:
+    """Welch's unequal-variance t-test of mean(x) = mean(y), two-sided (scipy).
+
+    None without a standard error: fewer than two seeds in either sample, or both samples
+    constant (scipy would give NaN, or an infinite t with p = 0)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 2 or len(y) < 2 or (_constant(x) and _constant(y)):
+        return {"t": None, "p": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # precision warnings on nearly equal data
+        result = sps.ttest_ind(x, y, equal_var=False, alternative="two-sided")
+    t, p = _finite(result.statistic), _finite(result.pvalue)
+    return {"t": t, "p": p} if t is not None and p is not None else {"t": None, "p": None}
+
+
+def mann_whitney_test(x, y) -> dict:
+    """Mann-Whitney U test, two-sided (scipy's defaults: exact p for small samples without
+    ties, else the normal approximation with tie and continuity corrections). U counts the
+    pairs in which x wins, ties half: U / (len(x) len(y)) is P(improve).
+
+    None when every seed of both samples has the same value: no pair is ordered."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) == 0 or len(y) == 0 or _constant(np.concatenate([x, y])):
+        return {"u": None, "p": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = sps.mannwhitneyu(x, y, alternative="two-sided")
+    u, p = _finite(result.statistic), _finite(result.pvalue)
+    return {"u": u, "p": p} if u is not None and p is not None else {"u": None, "p": None}
+
+
+def pooled_sd(x, y, axis: int = -1):
+    """sqrt(((n1 - 1) s1^2 + (n2 - 1) s2^2) / (n1 + n2 - 2)), sample variances (ddof 1)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n1, n2 = x.shape[axis], y.shape[axis]
+    ss = (n1 - 1) * np.var(x, axis=axis, ddof=1) + (n2 - 1) * np.var(y, axis=axis, ddof=1)
+    return np.sqrt(ss / (n1 + n2 - 2))
+
+
+def hedges_g(x, y, axis: int = -1):
+    """(mean(x) - mean(y)) / pooled sd, times the small-sample correction
+    1 - 3 / (4 (n1 + n2) - 9). NaN where the pooled sd is 0 (works on batches)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = x.shape[axis] + y.shape[axis]
+    sd = pooled_sd(x, y, axis=axis)
+    diff = np.mean(x, axis=axis) - np.mean(y, axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.where(sd > 0, diff / np.where(sd > 0, sd, 1.0), np.nan)
+    return d * (1 - 3 / (4 * n - 9))
+
+
+def effect_size(x, y, settings: BootstrapSettings, *names: str) -> dict:
+    """Hedges' g with a percentile bootstrap CI (seeds of both samples resampled
+    independently). Resamples whose pooled sd is 0 have no g and are left out of the CI.
+    None with fewer than two seeds in either sample or zero variance in both."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 2 or len(y) < 2:
+        return {"value": None, "ci_low": None, "ci_high": None}
+    value = _finite(hedges_g(x, y))
+    if value is None:
+        return {"value": None, "ci_low": None, "ci_high": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # all-NaN resamples: no CI, below
+        low, high = bootstrap_ci((x, y), hedges_g, settings, *names, "hedges_g")
+    return {"value": value, "ci_low": None if low is None else _finite(low),
+            "ci_high": None if high is None else _finite(high)}
+
+
+def power_statement(x, y, alpha: float = ALPHA, power: float = POWER) -> dict:
+    """What the seeds can detect, for a two-sided two-sample t-test at alpha with the given
+    power (statsmodels' TTestIndPower, which assumes one common sd: the pooled sd of x, y).
+
+    - min_detectable_effect: the smallest |mean difference| / sd detectable with len(x)
+      and len(y) seeds; min_detectable_difference: that times the pooled sd, in return.
+    - observed_effect: Cohen's d of the data; seeds_needed: the seeds per variant (the
+      same number for both) that detect it (Colas et al. 2018, "How many random seeds?").
+    None where undefined: fewer than two seeds, a pooled sd of 0, no observed difference.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    out = {"pooled_sd": None, "min_detectable_effect": None,
+           "min_detectable_difference": None, "observed_effect": None, "seeds_needed": None}
+    if len(x) < 2 or len(y) < 2:
+        return out
+    analysis = TTestIndPower()
+    sd = float(pooled_sd(x, y))
+    out["pooled_sd"] = sd
+    out["min_detectable_effect"] = _solve_power(
+        analysis, effect_size=None, nobs1=len(x), ratio=len(y) / len(x), alpha=alpha,
+        power=power)
+    if sd == 0:
+        return out
+    if out["min_detectable_effect"] is not None:
+        out["min_detectable_difference"] = out["min_detectable_effect"] * sd
+    d = float(np.mean(x) - np.mean(y)) / sd
+    out["observed_effect"] = d
+    if d != 0:
+        out["seeds_needed"] = seeds_needed(abs(d), alpha, power)
+    return out
+
+
+def seeds_needed(effect: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
+    """Seeds per variant for a two-sided t-test to detect `effect` (in sd) with `power`.
+    At least 2 (a t-test needs them): an effect that 2 seeds already detect gives 2, where
+    statsmodels' root finder, bounded below by 2, finds no root. None when it finds none
+    (an effect so small that the seeds needed overflow)."""
+    analysis = TTestIndPower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # statsmodels' power is NaN for 2 seeds and effects beyond about 10 sd; power only
+        # grows with the effect, so the power at 8 sd bounds theirs from below
+        at_two = analysis.power(effect_size=min(effect, 8.0), nobs1=2, alpha=alpha,
+                                ratio=1.0, alternative="two-sided")
+    if math.isfinite(at_two) and at_two >= power:
+        return 2
+    needed = _solve_power(analysis, effect_size=effect, nobs1=None, ratio=1.0,
+                          alpha=alpha, power=power)
+    return None if needed is None else max(2, math.ceil(needed))
+
+
+def _solve_power(analysis: TTestIndPower, **kwargs) -> float | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings: checked below
+        try:
+            value = analysis.solve_power(alternative="two-sided", **kwargs)
+        except (ValueError, RuntimeError, ArithmeticError):
+            return None
+    value = np.asarray(value, dtype=float).item()
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def compare(x, y, settings: BootstrapSettings, *names: str) -> dict:
+    """Variant x against the reference y on per-seed final returns: the difference in
+    mean, both tests (raw p; holm() adds the corrected ones), Hedges' g with CI, power."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return {
+        "mean_difference": float(np.mean(x) - np.mean(y)),
+        "welch": welch_test(x, y),
+        "mann_whitney": mann_whitney_test(x, y),
+        "hedges_g": effect_size(x, y, settings, *names),
+        "power": power_statement(x, y),
+    }
+
+
+TESTS = ("welch", "mann_whitney")
+
+
+def holm(comparisons: dict[str, dict], alpha: float = ALPHA) -> int:
+    """Add p_holm and significant to every test of every comparison, in place.
+
+    The family is every p-value of the report: both tests of every variant against the
+    reference. Tests without a p-value (None) are not in it and get None. Returns the
+    family's size."""
+    keys = [(name, test) for name, c in comparisons.items() for test in TESTS
+            if c[test]["p"] is not None]
+    adjusted = []
+    if keys:
+        _, adjusted, _, _ = multipletests([comparisons[n][t]["p"] for n, t in keys],
+                                          alpha=alpha, method="holm")
+    for c in comparisons.values():
+        for test in TESTS:
+            c[test]["p_holm"] = None
+            c[test]["significant"] = None
+    for (name, test), p in zip(keys, adjusted):
+        comparisons[name][test]["p_holm"] = float(p)
+        comparisons[name][test]["significant"] = bool(p < alpha)
+    return len(keys)
 
 
 # --------------------------------------------------------------------------------------
@@ -315,12 +520,13 @@ def seed_table(run: VariantRuns, solve_window: int, solved_threshold: float) -> 
 
 def aggregate(runs: dict[str, VariantRuns], solve_window: int, solved_threshold: float,
               settings: BootstrapSettings) -> tuple[dict, pd.DataFrame]:
-    """(metrics keyed by variant, the per-seed table of all variants)."""
+    """(the full statistics: {"tests": what the comparisons share, "variants": per
+    variant}, the per-seed table of all variants)."""
     tables = {name: seed_table(run, solve_window, solved_threshold)
               for name, run in runs.items()}
     reference = reference_variant(list(runs))
     ref_final = tables[reference]["final_return"].to_numpy()
-    metrics = {}
+    variants, comparisons = {}, {}
     for name, table in tables.items():
         final = table["final_return"].to_numpy()
         solved = [None if pd.isna(v) else int(v) for v in table["episodes_to_solve"]]
@@ -336,9 +542,31 @@ def aggregate(runs: dict[str, VariantRuns], solve_window: int, solved_threshold:
         }
         if name != reference:
             entry["p_improve"] = p_improve(final, ref_final, settings, name, reference)
-        metrics[name] = entry
+            entry["comparison"] = comparisons[name] = compare(final, ref_final, settings,
+                                                              name, reference)
+        variants[name] = entry
+    family = holm(comparisons)
+    tests = {"reference": reference, "alpha": ALPHA, "power": POWER, "correction": "holm",
+             "family_size": family}
     seeds = pd.concat(list(tables.values()), ignore_index=True)
-    return round_floats(metrics), seeds
+    return round_floats({"tests": tests, "variants": variants}), seeds
+
+
+def headline(statistics: dict, chosen: dict[str, dict] | None = None) -> dict:
+    """metrics.json: per variant the HEADLINE numbers of the full statistics, and the
+    hyperparameters the tuning chose for it (`chosen`, only variants that were tuned)."""
+    out = {}
+    for name, entry in statistics["variants"].items():
+        row = {}
+        for key, path in HEADLINE.items():
+            value = entry
+            for part in path:
+                value = value[part]
+            row[key] = value
+        if chosen and chosen.get(name):
+            row["chosen"] = dict(chosen[name])
+        out[name] = row
+    return round_floats(out)
 
 
 def round_floats(value):
@@ -413,21 +641,28 @@ def _missing(value) -> bool:
         return False
 
 
-def aggregate_outputs(config, root: str | Path = ".") -> dict[str, str]:
+def aggregate_outputs(config, root: str | Path = ".",
+                      chosen: dict[str, dict] | None = None) -> dict[str, str]:
     """Read runs/ of every variant in params.yaml; return {relative path: text} for
-    metrics.json and reports/tables/*.csv."""
+    metrics.json (the headline), reports/statistics.json (everything) and
+    reports/tables/*.csv. `chosen`: {variant: {train key: value}} of the tuned variants,
+    written beside their numbers in both JSON files."""
     runs = read_runs(Path(root) / "runs", list(config.variants))
     settings = BootstrapSettings.from_config(config.report)
-    metrics, seeds = aggregate(runs, config.env.solve_window, config.env.solved_threshold,
-                               settings)
-    for name in runs:  # the values the tuning chose, beside the numbers they gave
-        if config.search_space(name):
-            metrics[name]["chosen"] = config.selected_values(root, name)
+    statistics, seeds = aggregate(runs, config.env.solve_window,
+                                  config.env.solved_threshold, settings)
+    if chosen is None:  # the values the select stage chose for the tuned variants
+        chosen = {name: config.selected_values(root, name) for name in runs
+                  if config.search_space(name)}
+    for name, values in chosen.items():
+        if values and name in statistics["variants"]:
+            statistics["variants"][name]["chosen"] = round_floats(dict(values))
     seeds = seeds.astype({"episodes_to_solve": "Int64"})
     return {
-        "metrics.json": metrics_json(metrics),
+        "metrics.json": metrics_json(headline(statistics, chosen)),
+        STATISTICS_PATH: metrics_json(statistics),
         "reports/tables/summary.csv": table_csv(summary_table(
-            {name: metrics[name] for name in runs})),
+            {name: statistics["variants"][name] for name in runs})),
         "reports/tables/seeds.csv": table_csv(seeds),
     }
 

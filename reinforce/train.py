@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from reinforce.config import TrainConfig
-from reinforce.envs import check_env_id, make_env
+from reinforce.envs import check_env_id
 from reinforce.policy import GumbelStreams, Policy, StackedPolicies, ValueNet, save_policy
+from reinforce.rollout import Episode, run_lockstep
 from reinforce.workers import Progress, map_seed_groups
 
 NORMALIZE_EPS = 1e-9
@@ -48,18 +49,6 @@ def normalize(returns: torch.Tensor) -> torch.Tensor:
     if returns.numel() < 2:
         return torch.zeros_like(returns)
     return (returns - returns.mean()) / (returns.std() + NORMALIZE_EPS)
-
-
-@dataclass
-class Episode:
-    obs: np.ndarray      # (T, obs_dim) float32, the states actions were taken in
-    actions: np.ndarray  # (T,) int64
-    rewards: np.ndarray  # (T,) float64
-    # True when the episode ended in a terminal state, False when the time limit cut it.
-    terminated: bool = True
-    # (obs_dim,) float32: the observation the last step returned, before any reset; GAE
-    # bootstraps from V(final_obs) where the time limit cut the episode.
-    final_obs: np.ndarray | None = None
 
 
 def gae_advantages(rewards: np.ndarray, values: np.ndarray, final_value: float,
@@ -196,58 +185,6 @@ def seed_streams(seed: int) -> SeedStreams:
     init_seq, action_seq = np.random.SeedSequence(seed).spawn(2)
     init = torch.Generator().manual_seed(int(init_seq.generate_state(1, np.uint64)[0]))
     return SeedStreams(init=init, actions=np.random.default_rng(action_seq))
-
-
-# ------------------------------------------------------------------ the lockstep runner
-
-def run_lockstep(env_id: str, env_seeds: Sequence[int], episodes: int,
-                 choose: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
-                 on_episode_end: Callable[[int, Episode], None]) -> int:
-    """Play `episodes` episodes in each of len(env_seeds) environments side by side.
-
-    choose(obs_rows, active, step) gets the current observation of every active env (rows
-    in the order of `active`, an index array) and the lockstep step number, and returns
-    their actions. Env k is reset with seed env_seeds[k] once, then continues its own RNG.
-    Returns the number of env steps taken.
-    """
-    envs = [make_env(env_id) for _ in env_seeds]
-    try:
-        current = [env.reset(seed=int(s))[0] for env, s in zip(envs, env_seeds)]
-        obs = np.stack(current).astype(np.float32)
-        buffers = [([], [], []) for _ in envs]
-        done_episodes = [0] * len(envs)
-        active = list(range(len(envs)))
-        step = env_steps = 0
-        while active:
-            actions = choose(obs[active], np.asarray(active), step)
-            step += 1
-            env_steps += len(active)
-            still_active = []
-            for k, action in zip(active, actions):
-                next_obs, reward, terminated, truncated, _ = envs[k].step(action)
-                states, acts, rewards = buffers[k]
-                states.append(current[k])
-                acts.append(action)
-                rewards.append(reward)
-                if terminated or truncated:
-                    buffers[k] = ([], [], [])
-                    done_episodes[k] += 1
-                    on_episode_end(k, Episode(obs=np.stack(states).astype(np.float32),
-                                              actions=np.asarray(acts, dtype=np.int64),
-                                              rewards=np.asarray(rewards, dtype=np.float64),
-                                              terminated=bool(terminated),
-                                              final_obs=np.asarray(next_obs, np.float32)))
-                    if done_episodes[k] == episodes:
-                        continue
-                    next_obs, _ = envs[k].reset()
-                current[k] = next_obs
-                obs[k] = next_obs
-                still_active.append(k)
-            active = still_active
-        return env_steps
-    finally:
-        for env in envs:
-            env.close()
 
 
 # ------------------------------------------------------------------------ training loop

@@ -7,11 +7,14 @@ any result (tests/test_training.py holds it); it only uses the machine's cores.
 from __future__ import annotations
 
 import multiprocessing
-import queue
+import multiprocessing.forkserver
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 Report = Callable[[float], None]
@@ -52,7 +55,35 @@ def split_round_robin(seeds: Sequence[int], groups: int) -> list[list[int]]:
     return [list(seeds[i::groups]) for i in range(groups)]
 
 
-def _worker(func, group, results: multiprocessing.Queue) -> None:
+def start_context(func: Callable) -> multiprocessing.context.BaseContext:
+    """Workers start from a forkserver: a fresh process, started once per parent process,
+    that imports func's module (torch with it) and forks each worker. Forking the parent
+    itself is unsafe once it has run torch: a CUDA build's autograd device threads do not
+    survive fork ("Unable to handle autograd's threading in combination with fork-based
+    multiprocessing"), and the parent may have trained in-process before. The server has
+    run nothing, so forking it is safe with any build; its workers start as fast as forked
+    ones, and only the first pool of a process pays for the server's imports."""
+    context = multiprocessing.get_context("forkserver")
+    module = getattr(func, "func", func).__module__  # functools.partial: the wrapped function
+    preload = ["reinforce._forkserver"] + ([module] if module and module != "__main__" else [])
+    context.set_forkserver_preload(preload)
+    # Python 3.11's forkserver ignores the parent's sys.path (it gets the environment and
+    # the working directory): name this package's root in its PYTHONPATH, for its start
+    # only, so the preload finds the module wherever the parent runs from.
+    root = str(Path(__file__).resolve().parents[1])
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, saved]))
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+    return context
+
+
+def _worker(func, group, results: Connection) -> None:
     # Ctrl-C reaches the whole process group: the parent alone reacts and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     batch: list[float] = []
@@ -60,21 +91,24 @@ def _worker(func, group, results: multiprocessing.Queue) -> None:
     def report(episode_return: float) -> None:
         batch.append(episode_return)
         if len(batch) >= 25:
-            results.put(("progress", list(batch)))
+            results.send(("progress", list(batch)))
             batch.clear()
 
     try:
         result = func(group, report)
-        results.put(("progress", list(batch)))
-        results.put(("done", result))
+        results.send(("progress", list(batch)))
+        results.send(("done", result))
     except BaseException:  # noqa: BLE001  (sent to the parent, which raises it)
-        results.put(("error", traceback.format_exc()))
+        results.send(("error", traceback.format_exc()))
+    finally:
+        results.close()
 
 
 def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[int],
                     workers: int, progress: Progress) -> list[Any]:
-    """func(seed_group, report) for each group of seeds, in `workers` processes; report()
-    is called once per finished episode. Results come back in group order."""
+    """func(seed_group, report) for each group of seeds, in `workers` processes (this one
+    and workers - 1 started ones); report() is called once per finished episode. Results
+    come back in group order."""
     groups = split_round_robin(seeds, workers)
     if len(groups) == 1:
         try:
@@ -82,36 +116,60 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
         finally:
             progress.close()
 
-    context = multiprocessing.get_context("fork")
-    channels = [context.Queue() for _ in groups]
-    processes = [context.Process(target=_worker, args=(func, group, channel), daemon=True)
-                 for group, channel in zip(groups, channels)]
+    context = start_context(func)
+    # Groups 1.. go to worker processes; this process runs group 0 meanwhile, so the
+    # workers' start (the forkserver's imports, the first time) overlaps useful work.
+    # One pipe per worker, its only writer: no locks, hence no named semaphores that a
+    # process ended by Ctrl-C would leave to the resource tracker.
+    pipes = {index: context.Pipe(duplex=False) for index in range(1, len(groups))}
+    processes = {index: context.Process(target=_worker, args=(func, groups[index], writer),
+                                        daemon=True)
+                 for index, (_, writer) in pipes.items()}
+    readers = {reader: index for index, (reader, _) in pipes.items()}
     results: list[Any] = [None] * len(groups)
-    pending = set(range(len(groups)))
+    pending = set(pipes)
+
+    def receive(timeout: float) -> None:
+        for reader in wait([r for r, i in readers.items() if i in pending], timeout=timeout):
+            index = readers[reader]
+            try:
+                kind, payload = reader.recv()
+            except EOFError:
+                processes[index].join(timeout=1)
+                raise RuntimeError(f"worker for seeds {groups[index]} died "
+                                   f"(exit code {processes[index].exitcode})") from None
+            if kind == "progress":
+                for episode_return in payload:
+                    progress.update(episode_return)
+            elif kind == "done":
+                results[index] = payload
+                pending.discard(index)
+            else:
+                raise RuntimeError(f"worker for seeds {groups[index]} failed:\n{payload}")
+
+    here = 0
+
+    def report(episode_return: float) -> None:
+        nonlocal here
+        progress.update(episode_return)
+        here += 1
+        if here % 25 == 0 and pending:  # the workers' progress too, while we work
+            receive(timeout=0)
+
     try:
-        for process in processes:
+        for index, process in processes.items():
             process.start()
+            pipes[index][1].close()  # the worker holds its own end: end of file = it is gone
+        results[0] = func(groups[0], report)
         while pending:
-            for index in sorted(pending):
-                try:
-                    kind, payload = channels[index].get(timeout=0.05)
-                except queue.Empty:
-                    if not processes[index].is_alive() and channels[index].empty():
-                        raise RuntimeError(f"worker for seeds {groups[index]} died "
-                                           f"(exit code {processes[index].exitcode})") from None
-                    continue
-                if kind == "progress":
-                    for episode_return in payload:
-                        progress.update(episode_return)
-                elif kind == "done":
-                    results[index] = payload
-                    pending.discard(index)
-                else:
-                    raise RuntimeError(f"worker for seeds {groups[index]} failed:\n{payload}")
+            receive(timeout=0.1)
         return results
     finally:
         progress.close()
-        for process in processes:
+        for process in processes.values():
             if process.is_alive():
                 process.terminate()
-            process.join()
+            if process.pid is not None:
+                process.join()
+        for reader in readers:
+            reader.close()

@@ -1,4 +1,5 @@
-"""DVC stage `aggregate`: runs/<variant>/{train,eval} -> metrics.json, reports/tables/*.csv.
+"""DVC stage `aggregate`: runs/<variant>/{train,eval} -> metrics.json (the headline),
+reports/statistics.json (every statistic) and reports/tables/*.csv.
 
 Run from the repository root: python -m stages.aggregate [--params params.yaml]
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 from reinforce.cli import run_report_step, stage_main
 from reinforce.config import Config
 from reinforce.outputs import atomic_directory, write_atomic
-from reinforce.stats import DataError, aggregate_outputs
+from reinforce.stats import STATISTICS_PATH, DataError, aggregate_outputs
 
 
 def write_aggregate(config: Config) -> str:
@@ -21,8 +22,10 @@ def write_aggregate(config: Config) -> str:
     with atomic_directory("reports/tables") as tmp:
         for name, text in tables.items():
             write_atomic(tmp / name, text)
+    write_atomic(STATISTICS_PATH, outputs[STATISTICS_PATH])
     write_atomic("metrics.json", outputs["metrics.json"])
-    return (f"wrote metrics.json and reports/tables/ ({', '.join(sorted(tables))}) "
+    return (f"wrote metrics.json, {STATISTICS_PATH} and reports/tables/ "
+            f"({', '.join(sorted(tables))}) "
             f"for {', '.join(config.variants)}")
 
 

@@ -1,4 +1,4 @@
-"""DVC stage `plot`: metrics.json, reports/tables, runs/ -> reports/figures/*,
+"""DVC stage `plot`: reports/statistics.json, reports/tables, runs/ -> reports/figures/*,
 reports/plots/*.csv (for `dvc plots show/diff`) and reports/report.md.
 
 Run from the repository root: python -m stages.plot [--params params.yaml]

@@ -14,14 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reinforce.config import ConfigError, TrainConfig, parse_config
+from reinforce.rollout import Episode, run_lockstep
 from reinforce.train import (
-    Episode,
     batch_losses,
     discounted_returns,
     gae_advantages,
     make_learner,
     reinforce_losses,
-    run_lockstep,
     train_variant,
     update_batch,
     update_seed,

@@ -31,10 +31,11 @@ def test_repro_writes_every_output(project):
             assert {"python", "torch", "numpy", "gymnasium", "machine"} <= set(fingerprint)
     metrics = json.loads((project / "metrics.json").read_text())
     for variant in ("article", "value-baseline"):
-        final = metrics[variant]["final_return"]
-        assert final["iqm_ci_low"] <= final["iqm"] <= final["iqm_ci_high"]
-        assert 0 <= metrics[variant]["solve_rate"] <= 1
-    assert 0 <= metrics["value-baseline"]["p_improve"]["value"] <= 1
+        headline = metrics[variant]
+        assert headline["iqm_low"] <= headline["iqm"] <= headline["iqm_high"]
+        assert 0 <= headline["solve_rate"] <= 1
+    statistics = json.loads((project / "reports" / "statistics.json").read_text())
+    assert 0 <= statistics["variants"]["value-baseline"]["p_improve"]["value"] <= 1
     report = (project / "reports" / "report.md").read_text()
     assert "| article" in report and "| value-baseline" in report
     for figure in ("learning_curves", "final_performance", "episodes_to_solve", "seed_grid",

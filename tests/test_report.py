@@ -137,7 +137,7 @@ def test_edge_cases_plot_without_crash(tmp_path):
               seeds=(0, 1, 2), episodes=8, one_seed="solo", flat="flat")  # 8 < window
     run_stages(tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["solo"]["final_return"]["iqm_ci_low"] is None
+    assert metrics["solo"]["iqm_low"] is None
     assert metrics["article"]["solve_rate"] == 0.0
     for name in report.FIGURES:
         assert (tmp_path / "reports/figures" / f"{name}.png").stat().st_size > 5000
@@ -152,3 +152,62 @@ def test_colors_are_fixed_by_params_order():
                       "lr-1e-3": report.PALETTE[2]}
     many = report.variant_colors([f"v{i}" for i in range(25)])
     assert len(many) == 25
+
+
+def _comparison(p_welch, p_mwu, diff=50.0, mdd=80.0, needed=30):
+    """A comparison as reports/statistics.json holds it, with its Holm columns filled."""
+    from reinforce import stats
+
+    c = {"mean_difference": diff, "welch": {"t": 1.0, "p": p_welch},
+         "mann_whitney": {"u": 60.0, "p": p_mwu},
+         "hedges_g": {"value": 0.5, "ci_low": 0.1, "ci_high": 0.9},
+         "power": {"pooled_sd": 100.0, "min_detectable_effect": 1.32,
+                   "min_detectable_difference": mdd, "observed_effect": 0.5,
+                   "seeds_needed": needed}}
+    stats.holm({"v": c})
+    return c
+
+
+def _data(comparison, seeds=10, p_improve=0.7):
+    entry = {"seeds": seeds, "comparison": comparison, "p_improve": {"value": p_improve}}
+    return report.ReportData(config=None, metrics={"article": {"seeds": seeds}, "v": entry},
+                             seeds=None, runs={"article": None, "v": None},
+                             tests={"alpha": 0.05, "power": 0.8, "family_size": 2})
+
+
+def test_verdict_words_follow_the_holm_corrected_tests():
+    supported = report.verdict(_data(_comparison(0.001, 0.002)), "v")
+    assert supported.startswith("**supported**: a higher final return than `article`")
+    assert "p = 0.002" in supported and "p = 0.003" not in supported  # Holm: 0.002 x 1
+    lower = report.verdict(_data(_comparison(0.001, 0.002, diff=-50.0), p_improve=0.2), "v")
+    assert "a lower final return" in lower and "point different ways" not in lower
+    mixed = report.verdict(_data(_comparison(0.001, 0.2, diff=-50.0), p_improve=0.9), "v")
+    assert mixed.startswith("**tentative**: only Welch's t-test is significant")
+    weak = report.verdict(_data(_comparison(0.3, 0.4)), "v")
+    assert weak.startswith("**not established with 10 seeds**")
+    assert "detect a mean difference of 80.0 or more" in weak
+    assert "about 30 seeds per variant" in weak
+    one = _comparison(None, 1.0, mdd=None, needed=None)
+    text = report.verdict(_data(one, seeds=1), "v")
+    assert text.startswith("**not established with 1 seed**")
+    assert "Welch's t-test: no test (needs at least 2 seeds per variant)" in text
+    none = report.verdict(_data(_comparison(None, None)), "v")
+    assert none.startswith("no test possible")
+    assert "every seed of both variants has the same final return" in none
+
+
+def test_report_states_the_comparisons_and_power(project):
+    text = (project / "reports/report.md").read_text()
+    full = json.loads((project / "reports/statistics.json").read_text())
+    assert "## Comparisons with article" in text and "## Power" in text
+    assert f"over the {full['tests']['family_size']} p-values" in text
+    verdicts = [line for line in text.splitlines() if line.startswith("- `")]
+    assert [line.split("`")[1] for line in verdicts] == ["value-baseline", "lr-1e-3"]
+    for name in ("value-baseline", "lr-1e-3"):
+        c = full["variants"][name]["comparison"]
+        row = next(line for line in text.splitlines()
+                   if line.startswith(f"| {name} | {c['mean_difference']:+.1f} |"))
+        assert f"{c['welch']['t']:.2f}" in row
+    metrics = json.loads((project / "metrics.json").read_text())
+    assert set(metrics["article"]) == {"iqm", "iqm_low", "iqm_high", "solve_rate",
+                                       "episodes_to_solve", "n_seeds"}

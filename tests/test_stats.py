@@ -110,6 +110,153 @@ def test_band_and_profile_shapes():
 
 
 # --------------------------------------------------------------------------------------
+# tests, effect size, power
+
+X = np.array([1.0, 2.0, 3.0, 4.0])
+Y = np.array([2.0, 4.0, 6.0, 8.0, 10.0])
+
+
+def test_welch_hand_computed_and_against_scipy():
+    from scipy import stats as sps
+
+    # means 2.5 and 6, sample variances 5/3 and 10
+    se = math.sqrt((5 / 3) / 4 + 10 / 5)
+    t = (2.5 - 6) / se
+    df = se ** 4 / (((5 / 3) / 4) ** 2 / 3 + (10 / 5) ** 2 / 4)  # Welch-Satterthwaite
+    p = 2 * sps.t.sf(abs(t), df)
+    out = stats.welch_test(X, Y)
+    assert t == pytest.approx(-2.251436, abs=1e-6)
+    assert out["t"] == pytest.approx(t, rel=1e-12)
+    assert out["p"] == pytest.approx(p, rel=1e-10)
+    reference = sps.ttest_ind(X, Y, equal_var=False)
+    assert (out["t"], out["p"]) == (float(reference.statistic), float(reference.pvalue))
+
+
+def test_mann_whitney_hand_computed_and_against_scipy():
+    from scipy import stats as sps
+
+    x, y = np.array([5.0, 3.0, 3.0, 9.0]), np.array([1.0, 3.0, 4.0])
+    # pairs x > y: 5 beats 1,3,4; each 3 beats 1 and ties 3; 9 beats all -> 3+1.5+1.5+3
+    out = stats.mann_whitney_test(x, y)
+    assert out["u"] == 9.0
+    assert out["u"] / (len(x) * len(y)) == stats.prob_improvement(x, y)
+    assert out["p"] == float(sps.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    # no ties, small samples: scipy's exact p; 4 vs 5 fully separated: 2 / C(9, 4)
+    assert stats.mann_whitney_test(X + 100, Y)["p"] == pytest.approx(2 / math.comb(9, 4))
+
+
+def test_holm_hand_computed_over_every_p_value():
+    def comparison(p_welch, p_mwu):
+        return {"welch": {"t": 1.0, "p": p_welch}, "mann_whitney": {"u": 1.0, "p": p_mwu}}
+
+    comparisons = {"a": comparison(0.01, 0.04), "b": comparison(0.03, 0.2),
+                   "c": comparison(None, 0.5)}
+    assert stats.holm(comparisons) == 5
+    # sorted 0.01, 0.03, 0.04, 0.2, 0.5 times 5, 4, 3, 2, 1, then the running maximum
+    assert comparisons["a"]["welch"]["p_holm"] == pytest.approx(0.05)
+    assert comparisons["b"]["welch"]["p_holm"] == pytest.approx(0.12)
+    assert comparisons["a"]["mann_whitney"]["p_holm"] == pytest.approx(0.12)
+    assert comparisons["b"]["mann_whitney"]["p_holm"] == pytest.approx(0.4)
+    assert comparisons["c"]["mann_whitney"]["p_holm"] == pytest.approx(0.5)
+    assert comparisons["c"]["welch"]["p_holm"] is None
+    assert comparisons["c"]["welch"]["significant"] is None
+    assert [comparisons[k]["welch"]["significant"] for k in "ab"] == [False, False]
+    from statsmodels.stats.multitest import multipletests
+
+    _, reference, _, _ = multipletests([0.01, 0.04, 0.03, 0.2, 0.5], method="holm")
+    got = [comparisons["a"]["welch"]["p_holm"], comparisons["a"]["mann_whitney"]["p_holm"],
+           comparisons["b"]["welch"]["p_holm"], comparisons["b"]["mann_whitney"]["p_holm"],
+           comparisons["c"]["mann_whitney"]["p_holm"]]
+    assert got == pytest.approx(list(reference))
+    single = {"a": comparison(0.01, None)}
+    assert stats.holm(single) == 1 and single["a"]["welch"]["p_holm"] == 0.01
+    assert single["a"]["welch"]["significant"] is True
+
+
+def test_hedges_g_hand_computed_with_reproducible_ci():
+    sd = math.sqrt((3 * 5 / 3 + 4 * 10) / 7)
+    g = (2.5 - 6) / sd * (1 - 3 / (4 * 9 - 9))
+    assert stats.pooled_sd(X, Y) == pytest.approx(sd)
+    assert g == pytest.approx(-1.227, abs=1e-3)
+    assert stats.hedges_g(X, Y) == pytest.approx(g)
+    out = stats.effect_size(X, Y, FAST, "v", "article")
+    assert out["value"] == pytest.approx(g)
+    assert out["ci_low"] < g < out["ci_high"] < 0
+    assert out == stats.effect_size(X, Y, FAST, "v", "article")
+    assert out != stats.effect_size(X, Y, FAST, "w", "article")
+    # batches: one g per row, NaN where a row has no spread
+    rows = stats.hedges_g(np.stack([X, np.ones(4)]), np.stack([Y, np.ones(5)]))
+    assert rows[0] == pytest.approx(g) and np.isnan(rows[1])
+
+
+def _power(effect: float, n1: int, n2: int, alpha: float = 0.05) -> float:
+    """Power of the two-sided pooled t-test from scipy's noncentral t (the reference)."""
+    from scipy import stats as sps
+
+    df = n1 + n2 - 2
+    nc = effect * math.sqrt(n1 * n2 / (n1 + n2))
+    crit = sps.t.ppf(1 - alpha / 2, df)
+    return sps.nct.sf(crit, df, nc) + sps.nct.cdf(-crit, df, nc)
+
+
+def test_power_statement_against_statsmodels_and_the_noncentral_t():
+    from statsmodels.stats.power import TTestIndPower
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(400, 80, 10), rng.normal(300, 120, 10)
+    out = stats.power_statement(x, y)
+    sd = math.sqrt((np.var(x, ddof=1) + np.var(y, ddof=1)) / 2)  # equal n
+    assert out["pooled_sd"] == pytest.approx(sd)
+    mde = TTestIndPower().solve_power(effect_size=None, nobs1=10, alpha=0.05, power=0.8,
+                                      ratio=1.0)
+    assert out["min_detectable_effect"] == pytest.approx(mde, rel=1e-9)
+    assert out["min_detectable_difference"] == pytest.approx(mde * sd, rel=1e-9)
+    assert _power(out["min_detectable_effect"], 10, 10) == pytest.approx(0.8, abs=1e-6)
+    d = (x.mean() - y.mean()) / sd
+    assert out["observed_effect"] == pytest.approx(d)
+    n = out["seeds_needed"]
+    assert _power(abs(d), n, n) >= 0.8 > _power(abs(d), n - 1, n - 1)
+    # unequal seed counts: the ratio goes to statsmodels
+    uneven = stats.power_statement(x, y[:5])
+    assert uneven["min_detectable_effect"] == pytest.approx(TTestIndPower().solve_power(
+        effect_size=None, nobs1=10, alpha=0.05, power=0.8, ratio=0.5), rel=1e-9)
+    assert _power(uneven["min_detectable_effect"], 10, 5) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_seeds_needed_known_values_and_limits():
+    # Cohen's table: d = 0.5 -> 64 per group, d = 0.8 -> 26, d = 0.2 -> 394
+    assert [stats.seeds_needed(d) for d in (0.5, 0.8, 0.2)] == [64, 26, 394]
+    assert stats.seeds_needed(6.0) == stats.seeds_needed(50.0) == 2  # 2 seeds suffice
+    assert stats.seeds_needed(1e-12) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats.seeds_needed(20.0)
+
+
+def test_comparison_edge_cases_give_none_never_nan():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one = stats.compare(np.array([5.0]), Y, FAST, "v")
+        equal = stats.compare(np.full(4, 7.0), np.full(3, 7.0), FAST, "v")
+        same_mean = stats.compare(np.array([1.0, 3.0]), np.array([0.0, 4.0]), FAST, "v")
+    assert one["welch"] == {"t": None, "p": None}
+    assert one["hedges_g"] == {"value": None, "ci_low": None, "ci_high": None}
+    assert set(one["power"].values()) == {None}
+    assert one["mann_whitney"]["u"] == 2.0  # 5 beats 2 and 4
+    assert equal["welch"] == {"t": None, "p": None}
+    assert equal["mann_whitney"] == {"u": None, "p": None}
+    assert equal["power"]["pooled_sd"] == 0.0
+    assert equal["power"]["min_detectable_effect"] is not None  # depends on n only
+    assert equal["power"]["min_detectable_difference"] is None
+    assert same_mean["mean_difference"] == 0.0 and same_mean["welch"]["t"] == 0.0
+    assert same_mean["power"]["observed_effect"] == 0.0
+    assert same_mean["power"]["seeds_needed"] is None
+    for out in (one, equal, same_mean):
+        assert all(v is None or math.isfinite(v)
+                   for v in stats.flatten(out).values() if not isinstance(v, bool))
+
+
+# --------------------------------------------------------------------------------------
 # solving
 
 
@@ -165,6 +312,8 @@ def write_runs(root: Path, variant: str, curves: dict[int, list[float]],
 
 
 def aggregate(root: Path) -> dict:
+    """Run the stage; return the per-variant full statistics (reports/statistics.json),
+    after checking that metrics.json is exactly their headline."""
     from stages import aggregate as stage
 
     cwd = os.getcwd()
@@ -173,8 +322,14 @@ def aggregate(root: Path) -> dict:
         assert stage.main([]) == 0
     finally:
         os.chdir(cwd)
-    return json.loads((root / "metrics.json").read_text(),
-                      parse_constant=lambda c: pytest.fail(f"{c} in metrics.json"))
+    full = read_json(root / stats.STATISTICS_PATH)
+    assert read_json(root / "metrics.json") == stats.headline(full)
+    return full["variants"]
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(),
+                      parse_constant=lambda c: pytest.fail(f"{c} in {path.name}"))
 
 
 def test_aggregate_metric_names_and_values(tmp_path):
@@ -190,8 +345,23 @@ def test_aggregate_metric_names_and_values(tmp_path):
         "seeds", "solve_rate", "episodes_to_solve.median", "episodes_to_solve.solved_seeds",
         *[f"{m}.{e}{s}" for m in ("final_return", "auc") for e in stats.ESTIMATORS
           for s in ("", "_ci_low", "_ci_high")]])
+    comparison = [f"comparison.{k}" for k in (
+        "mean_difference", "welch.t", "welch.p", "welch.p_holm", "welch.significant",
+        "mann_whitney.u", "mann_whitney.p", "mann_whitney.p_holm",
+        "mann_whitney.significant", "hedges_g.value", "hedges_g.ci_low", "hedges_g.ci_high",
+        "power.pooled_sd", "power.min_detectable_effect", "power.min_detectable_difference",
+        "power.observed_effect", "power.seeds_needed")]
     assert sorted(stats.flatten(b)) == sorted(
-        [*stats.flatten(a), "p_improve.value", "p_improve.ci_low", "p_improve.ci_high"])
+        [*stats.flatten(a), "p_improve.value", "p_improve.ci_low", "p_improve.ci_high",
+         *comparison])
+    headline = read_json(tmp_path / "metrics.json")
+    assert headline["article"] == {
+        "iqm": a["final_return"]["iqm"], "iqm_low": a["final_return"]["iqm_ci_low"],
+        "iqm_high": a["final_return"]["iqm_ci_high"], "solve_rate": a["solve_rate"],
+        "episodes_to_solve": 12.0, "n_seeds": 3}
+    tests = read_json(tmp_path / stats.STATISTICS_PATH)["tests"]
+    assert tests == {"reference": "article", "alpha": 0.05, "power": 0.8,
+                     "correction": "holm", "family_size": 2}
     assert a["seeds"] == 3
     assert a["final_return"]["mean"] == pytest.approx((200 + 200 + 6) / 3, abs=1e-6)
     assert a["final_return"]["median"] == 200.0
@@ -230,9 +400,68 @@ def test_aggregate_edge_cases_one_seed_unsolved_constant(tmp_path):
     f = flat["final_return"]
     assert f["iqm"] == f["iqm_ci_low"] == f["iqm_ci_high"] == 42.0
     assert flat["p_improve"]["value"] == 1.0
+    # one seed: no Welch, no effect size, no power; Mann-Whitney is defined (and weak)
+    c = one["comparison"]
+    assert c["welch"] == {"t": None, "p": None, "p_holm": None, "significant": None}
+    assert c["hedges_g"] == {"value": None, "ci_low": None, "ci_high": None}
+    assert set(c["power"].values()) == {None}
+    assert c["mann_whitney"]["u"] == 3.0 and c["mann_whitney"]["p_holm"] is not None
+    # a constant variant against a varying reference: every number defined
+    c = flat["comparison"]
+    assert c["mean_difference"] == 31.0
+    assert None not in stats.flatten(c).values()
+    assert metrics["article"].get("comparison") is None
+    headline = read_json(tmp_path / "metrics.json")
+    assert headline["article"]["episodes_to_solve"] is None  # all unsolved
+    assert headline["one-seed"]["iqm_low"] is None
+    # the family: Welch of flat, Mann-Whitney of both
+    assert read_json(tmp_path / stats.STATISTICS_PATH)["tests"]["family_size"] == 3
     seeds = (tmp_path / "reports/tables/seeds.csv").read_text()
     assert "one-seed,0,499.5" in seeds
     assert len(seeds.splitlines()) == 1 + 3 + 1 + 3  # unsolved seeds never dropped
+
+
+def test_aggregate_all_equal_values(tmp_path):
+    write_params(tmp_path, {"article": {}, "same": {"lr": 0.1}, "higher": {"lr": 0.2}})
+    for name, value in (("article", 42.0), ("same", 42.0), ("higher", 50.0)):
+        write_runs(tmp_path, name, {s: [1.0] * 20 for s in range(3)},
+                   {s: [value] * 2 for s in range(3)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics = aggregate(tmp_path)
+    same, higher = metrics["same"]["comparison"], metrics["higher"]["comparison"]
+    assert same["mean_difference"] == 0.0
+    assert same["welch"]["p"] is None and same["mann_whitney"]["p"] is None
+    assert same["hedges_g"]["value"] is None
+    assert same["power"]["pooled_sd"] == 0.0
+    assert same["power"]["min_detectable_difference"] is None
+    assert same["power"]["seeds_needed"] is None and same["power"]["observed_effect"] is None
+    # constant but different: no standard error for Welch; every pair ordered for MWU
+    assert higher["welch"]["p"] is None and higher["hedges_g"]["value"] is None
+    assert higher["mann_whitney"]["u"] == 9.0 and 0 < higher["mann_whitney"]["p"] < 1
+    assert higher["mann_whitney"]["p_holm"] == higher["mann_whitney"]["p"]  # family of 1
+    text = (tmp_path / stats.STATISTICS_PATH).read_text()
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_chosen_values_go_into_both_json_files(tmp_path):
+    from reinforce.config import load_config
+
+    write_params(tmp_path, {"article": {}, "tuned": {"lr": 0.5}})
+    for v in ("article", "tuned"):
+        write_runs(tmp_path, v, {0: [1.0] * 20, 1: [2.0] * 20}, {0: [1.0], 1: [2.0]})
+    config = load_config(tmp_path / "params.yaml", check_env=False)
+    plain = stats.aggregate_outputs(config, tmp_path)
+    out = stats.aggregate_outputs(config, tmp_path, chosen={"tuned": {"lr": 0.5 / 3}})
+    headline = json.loads(out["metrics.json"])
+    assert headline["tuned"]["chosen"] == {"lr": 0.166667}
+    assert "chosen" not in headline["article"]
+    assert json.loads(out[stats.STATISTICS_PATH])["variants"]["tuned"]["chosen"] == {
+        "lr": 0.166667}
+    assert "chosen.lr" in out["reports/tables/summary.csv"].splitlines()[0]
+    assert json.loads(plain["metrics.json"]) == {
+        name: {k: v for k, v in entry.items() if k != "chosen"}
+        for name, entry in headline.items()}
 
 
 def test_aggregate_is_byte_deterministic(tmp_path):
@@ -242,7 +471,8 @@ def test_aggregate_is_byte_deterministic(tmp_path):
         write_runs(tmp_path, v, {s: list(rng.integers(1, 200, 20).astype(float)) for s in range(3)},
                    {s: list(rng.integers(1, 500, 3).astype(float)) for s in range(3)})
     aggregate(tmp_path)
-    files = ["metrics.json", "reports/tables/summary.csv", "reports/tables/seeds.csv"]
+    files = ["metrics.json", stats.STATISTICS_PATH, "reports/tables/summary.csv",
+             "reports/tables/seeds.csv"]
     first = {f: (tmp_path / f).read_bytes() for f in files}
     aggregate(tmp_path)
     assert first == {f: (tmp_path / f).read_bytes() for f in files}

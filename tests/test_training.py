@@ -261,3 +261,33 @@ def test_acrobot_trains():
     result = train_variant(dataclasses.replace(SMALL, episodes=2), "Acrobot-v1", [0])
     assert result.obs_dim == 6 and result.n_actions == 3
     assert len(result.curves) == 2 and (result.curves["return"] <= 0).all()
+
+
+def test_workers_start_safely_after_training_in_this_process():
+    """A process that has run autograd (training in-process) then trains with workers: the
+    workers come from a forkserver that never ran torch, never from a fork of this process
+    (a CUDA build of torch refuses to fork after autograd has started its threads)."""
+    from reinforce.train import train_seeds
+    from reinforce.workers import start_context
+
+    cfg = dataclasses.replace(SMALL, episodes=3)
+    in_process = train_variant(cfg, "CartPole-v1", [0, 1, 2, 3])
+    in_workers = train_variant(cfg, "CartPole-v1", [0, 1, 2, 3], workers=2)
+    assert in_process.curves.to_csv() == in_workers.curves.to_csv()
+    assert in_process.checkpoints == in_workers.checkpoints
+    assert start_context(train_seeds).get_start_method() == "forkserver"
+
+
+@pytest.mark.parametrize("where", ["train", "variants"])
+def test_a_huge_network_fails_fast_in_config_naming_the_key_and_the_memory(where):
+    from reinforce.config import MAX_HIDDEN_DIM, ConfigError, parse_config
+
+    raw = ({"train": {"hidden_dim": 10**9}} if where == "train"
+           else {"variants": {"wide": {"hidden_dim": 10**9}}})
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw, check_env=False)
+    message = str(error.value)
+    key = "train.hidden_dim" if where == "train" else "variants.wide.hidden_dim"
+    assert "\n" not in message and message.startswith(f"{key}: got 1000000000")
+    assert f"<= {MAX_HIDDEN_DIM}" in message and "74.5 GiB" in message
+    parse_config({"train": {"hidden_dim": MAX_HIDDEN_DIM}}, check_env=False)

@@ -1,0 +1,103 @@
+"""Our trainer from another checkout (before) against this one (after), on the same work,
+one right after the other, each in a fresh process, with the article's loop beside them.
+
+    python -m benchmarks.before_after /path/to/main --episodes 300 --seeds 10 --article-seeds 2
+    python -m benchmarks.before_after /path/to/main --sweep   # the default sweep's training
+
+Speed is a ratio measured in one run (README, "Speed"); absolute times of different runs
+are not comparable. --sweep times train_variant on the `article` and `value-baseline`
+variants (10 seeds x 1000 episodes, 2 workers) for each checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = str(Path(__file__).resolve().parents[1])
+
+TRAIN = r'''
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import reinforce
+from reinforce.config import TrainConfig
+from reinforce.train import train_variant
+if __name__ == "__main__":
+    runs = json.loads(sys.argv[2])
+    out = []
+    for name, overrides, seeds, workers in runs:
+        result = train_variant(TrainConfig(**overrides), "CartPole-v1", list(range(seeds)),
+                               workers=workers, label=name)
+        out.append([name, result.env_steps, result.seconds])
+    print(json.dumps(out))
+'''
+
+ARTICLE = r'''
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import reinforce, torch
+from benchmarks.article_loop import run_seed
+torch.set_num_threads(1)
+start = time.perf_counter()
+steps = sum(run_seed(seed, int(sys.argv[2]))[1] for seed in range(int(sys.argv[3])))
+print(json.dumps([steps, time.perf_counter() - start]))
+'''
+
+
+def run(code: str, *args) -> list:
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True, cwd="/", check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("before", help="the other checkout (e.g. main)")
+    parser.add_argument("--episodes", type=int, default=300)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--article-seeds", type=int, default=2)
+    parser.add_argument("--sweep", action="store_true")
+    args = parser.parse_args()
+    checkouts = {"before": str(Path(args.before).resolve()), "after": HERE}
+
+    if args.sweep:
+        runs = [["article", {}, 10, 2], ["value-baseline", {"baseline": "value", "lr": 0.005}, 10, 2]]
+        totals = {}
+        for when, root in checkouts.items():
+            rows = run(TRAIN, root, json.dumps(runs))
+            for name, steps, seconds in rows:
+                print(f"{when}: {name}: {steps} env steps in {seconds:.1f} s "
+                      f"({steps / seconds:,.0f} steps/s)", flush=True)
+            totals[when] = sum(seconds for _, _, seconds in rows)
+            print(f"{when}: training {totals[when]:.1f} s", flush=True)
+        print(f"training time, before / after: {totals['before'] / totals['after']:.2f}x")
+        return
+
+    speeds = {}
+    for workers in (1, 2):
+        for when, root in checkouts.items():
+            (_, steps, seconds), = run(TRAIN, root, json.dumps(
+                [["ours", {"episodes": args.episodes}, args.seeds, workers]]))
+            speeds[when, workers] = steps / seconds
+            print(f"{when}, {workers} process(es): {steps} env steps in {seconds:.1f} s = "
+                  f"{steps / seconds:,.0f} steps/s", flush=True)
+    steps, seconds = run(ARTICLE, HERE, args.episodes, args.article_seeds)
+    article = steps / seconds
+    print(f"article's loop, seeds 0-{args.article_seeds - 1}: {steps} env steps in "
+          f"{seconds:.1f} s = {article:,.0f} steps/s")
+    for (when, workers), speed in speeds.items():
+        print(f"ratio, {when} with {workers} process(es) / article: {speed / article:.1f}x")
+    for workers in (1, 2):
+        print(f"after / before, {workers} process(es): "
+              f"{speeds['after', workers] / speeds['before', workers]:.2f}x")
+    for when in checkouts:
+        print(f"parallel efficiency {when}, 1 -> 2 processes: "
+              f"{speeds[when, 2] / (2 * speeds[when, 1]):.0%}")
+
+
+if __name__ == "__main__":
+    main()

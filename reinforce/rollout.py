@@ -1,0 +1,133 @@
+"""The lockstep runner and Episode, shared by training and evaluation.
+
+run_lockstep plays many seeds' environments side by side: at each lockstep step, every
+still-running env gets its action from one call of `choose` and takes one step. For
+CartPole it steps all of them at once in NumPy (envs.CartPoleBatch, float for float the
+Gymnasium env); any other env id takes the generic path, one gymnasium.make env per seed.
+Both paths give the same episodes (tests/test_rollout.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reinforce.envs import CartPoleBatch, make_env
+
+Choose = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+OnEpisodeEnd = Callable[[int, "Episode"], None]
+
+
+@dataclass
+class Episode:
+    obs: np.ndarray      # (T, obs_dim) float32, the states actions were taken in
+    actions: np.ndarray  # (T,) int64
+    rewards: np.ndarray  # (T,) float64
+    # True when the episode ended by termination, False when the time limit truncated it.
+    terminated: bool = True
+    # (obs_dim,) float32: the observation the last step returned, before any reset (the
+    # state to bootstrap from after a truncation). None only for hand-made episodes.
+    final_obs: np.ndarray | None = None
+
+
+def run_lockstep(env_id: str, env_seeds: Sequence[int], episodes: int, choose: Choose,
+                 on_episode_end: OnEpisodeEnd, fast: bool = True) -> int:
+    """Play `episodes` episodes in each of len(env_seeds) environments side by side.
+
+    choose(obs_rows, active, step) gets the current observation of every active env (rows
+    in the order of `active`, an index array) and the lockstep step number, and returns
+    their actions. Env k is reset with seed env_seeds[k] once, then continues its own RNG.
+    on_episode_end(k, episode) is called at each episode's end, for the envs ending at one
+    step in increasing k, before the next call of choose. Returns the number of env steps.
+    fast=False forces the generic path (the reference the fast one is tested against).
+    """
+    if fast and CartPoleBatch.supports(env_id):
+        return _run_cartpole(env_id, env_seeds, episodes, choose, on_episode_end)
+    return _run_generic(env_id, env_seeds, episodes, choose, on_episode_end)
+
+
+def _run_cartpole(env_id: str, env_seeds: Sequence[int], episodes: int, choose: Choose,
+                  on_episode_end: OnEpisodeEnd) -> int:
+    batch = CartPoleBatch(env_id, env_seeds)
+    try:
+        n, limit = len(env_seeds), batch.max_steps
+        obs = batch.observation()
+        # Each env's running episode, written in place: row k, step t.
+        episode_obs = np.empty((n, limit, obs.shape[1]), dtype=np.float32)
+        episode_actions = np.empty((n, limit), dtype=np.int64)
+        done_episodes = np.zeros(n, dtype=np.int64)
+        step = env_steps = 0
+        while len(batch.index):
+            active = batch.index
+            actions = np.asarray(choose(obs, active, step), dtype=np.int64)
+            step += 1
+            env_steps += len(active)
+            episode_obs[active, batch.elapsed] = obs
+            episode_actions[active, batch.elapsed] = actions
+            obs, terminated, truncated = batch.step(actions)
+            ended = terminated | truncated
+            if not np.count_nonzero(ended):  # no ufunc reduction: cheaper per step
+                continue
+            keep = np.ones(len(active), dtype=bool)
+            for row in np.flatnonzero(ended).tolist():
+                k, length = int(active[row]), int(batch.elapsed[row])
+                on_episode_end(k, Episode(
+                    obs=episode_obs[k, :length].copy(),
+                    actions=episode_actions[k, :length].copy(),
+                    rewards=np.ones(length, dtype=np.float64),
+                    terminated=bool(terminated[row]), final_obs=obs[row].copy()))
+                done_episodes[k] += 1
+                if done_episodes[k] == episodes:
+                    keep[row] = False
+                else:
+                    obs[row] = batch.reset_row(row)
+            if not keep.all():
+                batch.drop(keep)
+                obs = obs[keep]
+        return env_steps
+    finally:
+        batch.close()
+
+
+def _run_generic(env_id: str, env_seeds: Sequence[int], episodes: int, choose: Choose,
+                 on_episode_end: OnEpisodeEnd) -> int:
+    envs = [make_env(env_id) for _ in env_seeds]
+    try:
+        current = [env.reset(seed=int(s))[0] for env, s in zip(envs, env_seeds)]
+        obs = np.stack(current).astype(np.float32)
+        buffers = [([], [], []) for _ in envs]
+        done_episodes = [0] * len(envs)
+        active = list(range(len(envs)))
+        step = env_steps = 0
+        while active:
+            actions = choose(obs[active], np.asarray(active), step)
+            step += 1
+            env_steps += len(active)
+            still_active = []
+            for k, action in zip(active, actions):
+                next_obs, reward, terminated, truncated, _ = envs[k].step(action)
+                states, acts, rewards = buffers[k]
+                states.append(current[k])
+                acts.append(action)
+                rewards.append(reward)
+                if terminated or truncated:
+                    buffers[k] = ([], [], [])
+                    done_episodes[k] += 1
+                    on_episode_end(k, Episode(obs=np.stack(states).astype(np.float32),
+                                              actions=np.asarray(acts, dtype=np.int64),
+                                              rewards=np.asarray(rewards, dtype=np.float64),
+                                              terminated=bool(terminated),
+                                              final_obs=np.asarray(next_obs, dtype=np.float32)))
+                    if done_episodes[k] == episodes:
+                        continue
+                    next_obs, _ = envs[k].reset()
+                current[k] = next_obs
+                obs[k] = next_obs
+                still_active.append(k)
+            active = still_active
+        return env_steps
+    finally:
+        for env in envs:
+            env.close()
