@@ -19,6 +19,7 @@ import yaml
 from reinforce.errors import ConfigError, DataError
 
 BASELINES = ("none", "value")
+ADVANTAGES = ("returns", "gae")
 # The article's setup: never tuned, and the variant every other one is compared with.
 REFERENCE_VARIANT = "article"
 EVAL_POLICIES = ("greedy", "sample")
@@ -44,6 +45,14 @@ class TrainConfig:
     entropy_coef: float = 0.0
     grad_clip_norm: float | None = None
     episodes_per_update: int = 1
+    # The actor-critic family (README, "Actor-critic"); the defaults leave every update
+    # exactly the article's or the value baseline's.
+    advantage: str = "returns"
+    gae_lambda: float = 0.95
+    normalize_advantages: bool = False
+    update_epochs: int = 1
+    minibatches: int = 1
+    clip_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,12 @@ _TRAIN_TYPES = {
     "entropy_coef": (float, False),
     "grad_clip_norm": (float, True),
     "episodes_per_update": (int, False),
+    "advantage": (str, False),
+    "gae_lambda": (float, False),
+    "normalize_advantages": (bool, False),
+    "update_epochs": (int, False),
+    "minibatches": (int, False),
+    "clip_ratio": (float, True),
 }
 
 
@@ -222,6 +237,23 @@ def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
              f"{name}.grad_clip_norm", train.grad_clip_norm, "null or a number > 0")
     _require(train.episodes_per_update >= 1, f"{name}.episodes_per_update",
              train.episodes_per_update, "an integer >= 1")
+    _require(train.advantage in ADVANTAGES, f"{name}.advantage", train.advantage,
+             " | ".join(ADVANTAGES))
+    _require(train.advantage != "gae" or train.baseline == "value", f"{name}.advantage",
+             train.advantage, "gae only with baseline: value (GAE bootstraps from the critic)")
+    # GAE's deltas add rewards to the critic's values, so both must be on the scale of the
+    # raw returns; normalize_advantages is the normalization that fits GAE.
+    _require(train.advantage != "gae" or not train.normalize_returns,
+             f"{name}.normalize_returns", train.normalize_returns,
+             "false with advantage: gae (use normalize_advantages)")
+    _require(0 <= train.gae_lambda <= 1, f"{name}.gae_lambda", train.gae_lambda,
+             "a number in [0, 1]")
+    _require(train.update_epochs >= 1, f"{name}.update_epochs", train.update_epochs,
+             "an integer >= 1")
+    _require(train.minibatches >= 1, f"{name}.minibatches", train.minibatches,
+             "an integer >= 1")
+    _require(train.clip_ratio is None or train.clip_ratio > 0, f"{name}.clip_ratio",
+             train.clip_ratio, "null or a number > 0")
     return train
 
 

@@ -52,34 +52,124 @@ def normalize(returns: torch.Tensor) -> torch.Tensor:
     return (returns - returns.mean()) / (returns.std() + NORMALIZE_EPS)
 
 
-def reinforce_losses(policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode],
-                     cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Policy loss (mean over episodes of sum_t -log pi(a_t|s_t) * A_t - entropy bonus)
-    and critic loss (MSE of V(s_t) against the return targets), in one batched pass."""
-    targets = []
-    for episode in episodes:
-        returns = torch.from_numpy(discounted_returns(episode.rewards, cfg.gamma)).float()
-        targets.append(normalize(returns) if cfg.normalize_returns else returns)
-    target = torch.cat(targets)
+def gae_advantages(rewards: np.ndarray, values: np.ndarray, final_value: float,
+                   terminated: bool, gamma: float, gae_lambda: float) -> np.ndarray:
+    """Generalized advantage estimation (Schulman et al. 2016) of one episode, in float64.
+
+    delta_t = r_t + gamma * V(s_{t+1}) - V(s_t), where after the last step V(s_T) is
+    final_value (V of the observation the last step returned) if the time limit cut the
+    episode, and 0 if it terminated; A_t = sum_k (gamma * lambda)^k delta_{t+k}.
+    lambda = 1 gives the Monte-Carlo advantage G_t - V(s_t) (with the bootstrap at a cut),
+    lambda = 0 the one-step TD error delta_t.
+
+    The article's formulation differs: Monte-Carlo returns with no critic, normalized per
+    episode, and the 500-step cut of CartPole-v1 scored as a terminal state (no bootstrap),
+    so the last states of a perfect episode are taught that the future is worth nothing.
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    bootstrap = 0.0 if terminated else float(final_value)
+    next_values = np.append(values[1:], bootstrap)
+    deltas = rewards + gamma * next_values - values
+    return scipy.signal.lfilter([1.0], [1.0, -gamma * gae_lambda], deltas[::-1])[::-1].copy()
+
+
+@dataclass
+class UpdateBatch:
+    """One update's data, fixed before its first gradient step."""
+    obs: torch.Tensor          # (N, obs_dim)
+    actions: torch.Tensor      # (N,)
+    advantages: torch.Tensor   # (N,) the weights of -log pi(a|s)
+    targets: torch.Tensor      # (N,) the critic's regression targets
+    old_log_probs: torch.Tensor | None  # (N,) log pi_old(a|s), for the clipped objective
+    episodes: int
+
+
+def update_batch(policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode],
+                 cfg: TrainConfig) -> UpdateBatch:
+    """Advantages and critic targets of a batch of episodes.
+
+    advantage: returns -- the Monte-Carlo return G_t (normalized per episode if
+    normalize_returns), minus V(s_t) with a critic; the critic's target is that return.
+    advantage: gae -- GAE(lambda) from the critic's values before the update; the critic's
+    target is the lambda-return A_t + V(s_t).
+    """
     obs = torch.from_numpy(np.concatenate([e.obs for e in episodes]))
     actions = torch.from_numpy(np.concatenate([e.actions for e in episodes]))
+    if cfg.advantage == "gae":
+        with torch.no_grad():
+            values = critic(obs).numpy()
+            cut = [e for e in episodes if not e.terminated]
+            final = critic(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy() \
+                if cut else np.zeros(0, dtype=np.float32)
+        finals = iter(final.tolist())
+        advantages, start = [], 0
+        for episode in episodes:
+            end = start + len(episode.rewards)
+            advantages.append(gae_advantages(
+                episode.rewards, values[start:end],
+                0.0 if episode.terminated else next(finals),
+                episode.terminated, cfg.gamma, cfg.gae_lambda))
+            start = end
+        advantage = torch.from_numpy(np.concatenate(advantages)).float()
+        target = advantage + torch.from_numpy(values)
+    else:
+        targets = []
+        for episode in episodes:
+            returns = torch.from_numpy(discounted_returns(episode.rewards, cfg.gamma)).float()
+            targets.append(normalize(returns) if cfg.normalize_returns else returns)
+        target = torch.cat(targets)
+        if critic is not None:
+            with torch.no_grad():
+                advantage = target - critic(obs)
+        else:
+            advantage = target
+    if cfg.normalize_advantages:
+        advantage = normalize(advantage)
+    old_log_probs = None
+    if cfg.clip_ratio is not None:
+        with torch.no_grad():
+            old_log_probs = F.log_softmax(policy(obs), dim=-1).gather(
+                1, actions[:, None]).squeeze(1)
+    return UpdateBatch(obs=obs, actions=actions, advantages=advantage, targets=target,
+                       old_log_probs=old_log_probs, episodes=len(episodes))
+
+
+def batch_losses(policy: Policy, critic: ValueNet | None, batch: UpdateBatch,
+                 cfg: TrainConfig, rows: torch.Tensor | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Policy loss (sum over the rows of -log pi(a_t|s_t) * A_t, or of the clipped
+    surrogate with clip_ratio, minus the entropy bonus, divided by the batch's episodes)
+    and critic loss (MSE of V(s_t) against the targets) on `rows` (all when None)."""
+    obs, actions, advantage, target = batch.obs, batch.actions, batch.advantages, batch.targets
+    old_log_probs = batch.old_log_probs
+    if rows is not None:
+        obs, actions, advantage, target = obs[rows], actions[rows], advantage[rows], target[rows]
+        old_log_probs = None if old_log_probs is None else old_log_probs[rows]
 
     log_probs_all = F.log_softmax(policy(obs), dim=-1)
     log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
 
-    critic_loss = None
-    if critic is not None:
-        values = critic(obs)
-        advantage = target - values.detach()
-        critic_loss = F.mse_loss(values, target)
-    else:
-        advantage = target
+    critic_loss = None if critic is None else F.mse_loss(critic(obs), target)
 
-    policy_loss = -(log_probs * advantage).sum()
+    if old_log_probs is None:
+        policy_loss = -(log_probs * advantage).sum()
+    else:
+        # PPO's clipped surrogate: the same gradient as above at the batch's first step.
+        ratio = torch.exp(log_probs - old_log_probs)
+        clipped = torch.clamp(ratio, 1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
+        policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).sum()
     if cfg.entropy_coef:
         entropy = -(log_probs_all.exp() * log_probs_all).sum()
         policy_loss = policy_loss - cfg.entropy_coef * entropy
-    return policy_loss / len(episodes), critic_loss
+    return policy_loss / batch.episodes, critic_loss
+
+
+def reinforce_losses(policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode],
+                     cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Policy loss (mean over episodes of sum_t -log pi(a_t|s_t) * A_t - entropy bonus)
+    and critic loss (MSE of V(s_t) against the return targets), in one batched pass."""
+    return batch_losses(policy, critic, update_batch(policy, critic, episodes, cfg), cfg)
 
 
 # ------------------------------------------------------------------------------ seeding
@@ -108,6 +198,7 @@ class SeedLearner:
     critic: ValueNet | None
     critic_optimizer: torch.optim.Optimizer | None
     rng: np.random.Generator
+    shuffle: np.random.Generator | None = None  # minibatch order, with minibatches > 1
     pending: list[Episode] = field(default_factory=list)
     rows: list[tuple] = field(default_factory=list)  # (episode, return, length, loss)
 
@@ -119,15 +210,20 @@ def make_learner(seed: int, obs_dim: int, n_actions: int, cfg: TrainConfig) -> S
     if cfg.baseline == "value":
         critic = ValueNet(obs_dim, cfg.hidden_dim, streams.init)
         critic_optimizer = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, fused=True)
+    shuffle = None
+    if cfg.minibatches > 1:
+        # A third child of the seed's SeedSequence: the first two (init and actions) are
+        # the same whether or not it is spawned.
+        shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
     # fused: the same Adam update in one kernel per step, ~20% faster on these tiny nets
     return SeedLearner(seed=seed, policy=policy,
                        optimizer=torch.optim.Adam(policy.parameters(), lr=cfg.lr, fused=True),
-                       critic=critic, critic_optimizer=critic_optimizer, rng=streams.actions)
+                       critic=critic, critic_optimizer=critic_optimizer, rng=streams.actions,
+                       shuffle=shuffle)
 
 
-def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
-    policy_loss, critic_loss = reinforce_losses(learner.policy, learner.critic,
-                                                learner.pending, cfg)
+def _step(learner: SeedLearner, policy_loss: torch.Tensor, critic_loss: torch.Tensor | None,
+          cfg: TrainConfig) -> None:
     learner.optimizer.zero_grad()
     policy_loss.backward()
     if cfg.grad_clip_norm is not None:
@@ -137,8 +233,32 @@ def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
         learner.critic_optimizer.zero_grad()
         critic_loss.backward()
         learner.critic_optimizer.step()
+
+
+def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
+    """Update on the pending episodes: update_epochs passes over them, each in
+    `minibatches` shuffled minibatches (one gradient step of policy and critic each), the
+    advantages and targets fixed before the first step. Returns the mean policy loss."""
+    batch = update_batch(learner.policy, learner.critic, learner.pending, cfg)
     learner.pending = []
-    return float(policy_loss.detach())
+    if cfg.update_epochs == 1 and cfg.minibatches == 1:
+        policy_loss, critic_loss = batch_losses(learner.policy, learner.critic, batch, cfg)
+        _step(learner, policy_loss, critic_loss, cfg)
+        return float(policy_loss.detach())
+    losses = []
+    for _ in range(cfg.update_epochs):
+        if cfg.minibatches == 1:
+            splits = [None]
+        else:
+            order = learner.shuffle.permutation(len(batch.actions))
+            splits = [torch.from_numpy(rows) for rows in np.array_split(order, cfg.minibatches)
+                      if len(rows)]
+        for rows in splits:
+            policy_loss, critic_loss = batch_losses(learner.policy, learner.critic, batch,
+                                                    cfg, rows)
+            _step(learner, policy_loss, critic_loss, cfg)
+            losses.append(float(policy_loss.detach()))
+    return float(np.mean(losses))
 
 
 @dataclass
