@@ -55,14 +55,30 @@ def split_round_robin(seeds: Sequence[int], groups: int) -> list[list[int]]:
     return [list(seeds[i::groups]) for i in range(groups)]
 
 
+def fork_is_safe() -> bool:
+    """Whether workers may be forked from this process even after it has run autograd.
+
+    torch's autograd engine refuses to run in a child forked after it started its device
+    threads ("Unable to handle autograd's threading in combination with fork-based
+    multiprocessing"); it starts them at the first backward only for accelerator devices
+    (Engine::start_device_threads returns early when no non-CPU device type has a device).
+    A Linux process with a CPU-only torch build (the pinned wheel) has none, so forking it
+    is safe; any other build (CUDA, ROCm, XPU) or platform gets the forkserver."""
+    import torch  # the caller's work imports it anyway
+
+    accelerators = (torch.version.cuda, torch.version.hip, getattr(torch.version, "xpu", None))
+    return sys.platform == "linux" and not any(accelerators)
+
+
 def start_context(func: Callable) -> multiprocessing.context.BaseContext:
-    """Workers start from a forkserver: a fresh process, started once per parent process,
-    that imports func's module (torch with it) and forks each worker. Forking the parent
-    itself is unsafe once it has run torch: a CUDA build's autograd device threads do not
-    survive fork ("Unable to handle autograd's threading in combination with fork-based
-    multiprocessing"), and the parent may have trained in-process before. The server has
-    run nothing, so forking it is safe with any build; its workers start as fast as forked
-    ones, and only the first pool of a process pays for the server's imports."""
+    """fork where fork_is_safe() (no start cost), else a forkserver: a fresh process,
+    started once per parent process, that imports func's module (torch with it) and forks
+    each worker. The server has run nothing, so forking it is safe with any build; only
+    the first pool of a process pays for its imports (about 5 s on a busy 2-core machine,
+    measured). Forking the parent itself is unsafe on an accelerator build once it has
+    run autograd, and the parent may have trained in-process before (a test does)."""
+    if fork_is_safe():
+        return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     module = getattr(func, "func", func).__module__  # functools.partial: the wrapped function
     preload = ["reinforce._forkserver"] + ([module] if module and module != "__main__" else [])

@@ -263,19 +263,26 @@ def test_acrobot_trains():
     assert len(result.curves) == 2 and (result.curves["return"] <= 0).all()
 
 
-def test_workers_start_safely_after_training_in_this_process():
-    """A process that has run autograd (training in-process) then trains with workers: the
-    workers come from a forkserver that never ran torch, never from a fork of this process
-    (a CUDA build of torch refuses to fork after autograd has started its threads)."""
-    from reinforce.train import train_seeds
-    from reinforce.workers import start_context
+@pytest.mark.parametrize("forkserver", [False, True])
+def test_workers_start_safely_after_training_in_this_process(forkserver, monkeypatch):
+    """A process that has run autograd (training in-process) then trains with workers:
+    forked from this process only where torch has no accelerator (whose autograd threads
+    do not survive fork), else from a forkserver that never ran torch. Both paths run
+    here; the first is what the CPU build takes, the second what a CUDA build takes."""
+    import torch
 
+    from reinforce import workers
+    from reinforce.train import train_seeds
+
+    if forkserver:
+        monkeypatch.setattr(workers, "fork_is_safe", lambda: False)
     cfg = dataclasses.replace(SMALL, episodes=3)
     in_process = train_variant(cfg, "CartPole-v1", [0, 1, 2, 3])
     in_workers = train_variant(cfg, "CartPole-v1", [0, 1, 2, 3], workers=2)
     assert in_process.curves.to_csv() == in_workers.curves.to_csv()
     assert in_process.checkpoints == in_workers.checkpoints
-    assert start_context(train_seeds).get_start_method() == "forkserver"
+    method = workers.start_context(train_seeds).get_start_method()
+    assert method == ("forkserver" if forkserver or torch.version.cuda else "fork")
 
 
 @pytest.mark.parametrize("where", ["train", "variants"])
