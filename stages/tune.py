@@ -33,9 +33,11 @@ def main(argv):
     summary = summarize_candidates(results, list(space))
     for row in summary.to_dict("records"):
         values = ", ".join(f"{key}={row[key]}" for key in space)
+        median = row["median_episodes_to_solve"]
         print(f"tune@{args.variant}: {values}: final-return IQM {row['final_return_iqm']:.1f}, "
               f"solved {row['solve_rate']:.0%}, median episodes to solve "
-              f"{row['median_episodes_to_solve']}{'  <- chosen' if row['chosen'] else ''}")
+              f"{'never' if median is None or median != median else f'{median:g}'}"
+              f"{'  <- chosen' if row['chosen'] else ''}")
 
 
 if __name__ == "__main__":

@@ -201,7 +201,9 @@ def test_same_setup_gives_the_same_numbers_in_another_variant_and_experiment(pro
                                                                             monkeypatch):
     """value-baseline set to the article's setup, in an experiment: it is retrained from
     scratch and gives the article's bytes and numbers (the same seeds, the same config)."""
-    result = run(["dvc", "exp", "run", "-S", "variants.value-baseline.baseline=none"], project)
+    # its searched lr narrowed to the article's: the tuning can only choose that
+    result = run(["dvc", "exp", "run", "-S", "variants.value-baseline.baseline=none",
+                  "-S", "tune.search.value-baseline.lr=[0.01]"], project)
     assert "Running stage 'train@value-baseline'" in result.stdout, result.stdout
     try:
         for stage in ("train", "eval"):
@@ -210,6 +212,7 @@ def test_same_setup_gives_the_same_numbers_in_another_variant_and_experiment(pro
             assert {k.split("/", 2)[2]: v for k, v in article.items()} == \
                 {k.split("/", 2)[2]: v for k, v in other.items()}, stage
         metrics = json.loads((project / "metrics.json").read_text())
+        assert metrics["value-baseline"].pop("chosen") == {"lr": 0.01}
         assert metrics["value-baseline"] == metrics["article"]
         full = json.loads((project / "reports" / "statistics.json").read_text())["variants"]
         assert full["value-baseline"]["final_return"] == full["article"]["final_return"]
