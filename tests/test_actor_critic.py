@@ -21,7 +21,6 @@ from reinforce.train import (
     gae_advantages,
     make_learner,
     reinforce_losses,
-    train_variant,
     update_batch,
     update_seed,
 )
@@ -267,16 +266,5 @@ def test_a_good_actor_critic_variant_parses_and_the_defaults_change_nothing():
 
 # --------------------------------------------------------------------------- bytes
 
-@pytest.mark.parametrize("variant", [
-    dataclasses.replace(AC, normalize_advantages=True),
-    dataclasses.replace(AC, update_epochs=2, minibatches=3, clip_ratio=0.2,
-                        episodes_per_update=2)])
-def test_a_seed_is_the_same_bytes_alone_beside_others_and_in_workers(variant):
-    cfg = dataclasses.replace(variant, episodes=8)
-    alone = train_variant(cfg, "CartPole-v1", [3])
-    together = train_variant(cfg, "CartPole-v1", [0, 1, 2, 3, 4])
-    in_workers = train_variant(cfg, "CartPole-v1", [0, 1, 2, 3, 4], workers=2)
-    seed3 = together.curves[together.curves.seed == 3].reset_index(drop=True)
-    assert alone.curves.to_csv() == seed3.to_csv()
-    assert alone.checkpoints[3] == together.checkpoints[3] == in_workers.checkpoints[3]
-    assert together.curves.to_csv() == in_workers.curves.to_csv()
+# The seed-invariance of the actor-critic switches: tests/test_training.py
+# (test_a_seed_is_the_same_bytes_alone_beside_others_and_in_workers).

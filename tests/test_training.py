@@ -244,8 +244,15 @@ def test_seed_streams_are_independent_of_each_other():
     assert torch.rand(1, generator=a.init) != torch.rand(1, generator=b.init)
 
 
-@pytest.mark.parametrize("variant", [SMALL, dataclasses.replace(SMALL, baseline="value",
-                                                                  episodes_per_update=2)])
+ACTOR_CRITIC = dataclasses.replace(SMALL, baseline="value", advantage="gae",
+                                   normalize_returns=False, gae_lambda=0.9)
+
+
+@pytest.mark.parametrize("variant", [
+    SMALL, dataclasses.replace(SMALL, baseline="value", episodes_per_update=2),
+    dataclasses.replace(ACTOR_CRITIC, normalize_advantages=True),
+    dataclasses.replace(ACTOR_CRITIC, update_epochs=2, minibatches=3, clip_ratio=0.2,
+                        episodes_per_update=2)])
 def test_a_seed_is_the_same_bytes_alone_beside_others_and_in_workers(variant):
     cfg = dataclasses.replace(variant, episodes=8)
     alone = train_variant(cfg, "CartPole-v1", [3])
