@@ -93,3 +93,16 @@ def tree_bytes(path: Path, *folders: str) -> dict[str, bytes]:
             if file.is_file():
                 files[str(file.relative_to(path))] = file.read_bytes()
     return files
+
+
+def assert_refused(params: dict, words: list[str]) -> None:
+    """parse_config refuses params with one line holding every word (the key, the value,
+    what is allowed)."""
+    from reinforce.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(params)
+    message = str(caught.value)
+    assert "\n" not in message, message
+    for word in words:
+        assert word in message, f"{word!r} missing from: {message}"
