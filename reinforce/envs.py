@@ -42,15 +42,15 @@ def make_env(env_id: str) -> gym.Env:
 class CartPoleBatch:
     """Many seeds' `gymnasium.make("CartPole-v1")` stepped at once, float for float.
 
-    The physics is CartPoleEnv.step's, on a (rows, 4) float64 state instead of one row:
-    the same float64 operations in the same order (elementwise, so a row's result does not
-    depend on the others), the same float32 cast of the observation, the same termination
+    The physics is CartPoleEnv.step's, on a (4, rows) float64 state instead of one row, in
+    one compiled loop over the rows (reinforce/_cartpole_kernel.py): the same float64
+    operations in the same order (row by row, so a row's result does not depend on the
+    others), the same float32 cast of the observation, the same termination
     test on the float64 state, and the TimeLimit truncation. Resets go through each seed's
     own CartPoleEnv (kept only for that), so they draw from that env's own np_random
     exactly as gymnasium does. tests/test_envs.py holds it against gymnasium.make.
 
-    The state is stored component-major, (4, rows), so that each physical quantity is one
-    contiguous array. Rows are the still-running envs: row r is env `self.index[r]`;
+    Rows are the still-running envs: row r is env `self.index[r]`;
     `drop` removes the envs that have played all their episodes.
     """
 
@@ -60,12 +60,14 @@ class CartPoleBatch:
         self.envs: list[CartPoleEnv] = [env.unwrapped for env in wrapped]
         first = self.envs[0]
         # The constants as CartPoleEnv computes them (Python floats), read from the env.
-        self.gravity, self.masspole = first.gravity, first.masspole
-        self.total_mass, self.length = first.total_mass, first.length
-        self.polemass_length, self.force_mag = first.polemass_length, first.force_mag
-        self.tau = first.tau
-        self.thresholds = np.array([[first.x_threshold], [first.theta_threshold_radians]])
-        self.forces = np.array([-first.force_mag, first.force_mag])  # action 0 left, 1 right
+        self.constants = np.array([
+            first.force_mag, first.polemass_length, first.total_mass, first.gravity,
+            first.length, first.masspole, first.tau, first.x_threshold,
+            first.theta_threshold_radians], dtype=np.float64)
+        from reinforce._cartpole_kernel import euler_step  # numba: this path only
+        self._euler_step = euler_step
+        self._no_record = (np.empty((0, 1, 4), dtype=np.float32), np.empty((0, 1), dtype=np.int64))
+        self.any_ended = False
         self.index = np.arange(len(seeds))
         self.state = np.stack([self._reset(k, int(seed)) for k, seed in enumerate(seeds)], axis=1)
         self.elapsed = np.zeros(len(seeds), dtype=np.int64)
@@ -92,28 +94,27 @@ class CartPoleBatch:
     def observation(self) -> np.ndarray:
         return self.state.T.astype(np.float32, order="C")
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(self, actions: np.ndarray, record: tuple[np.ndarray, np.ndarray] | None = None,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One step of every row: (observations float32, terminated, truncated). The reward
-        is 1.0 for every step, the terminating one included (CartPoleEnv's default)."""
-        x, x_dot, theta, theta_dot = self.state
-        force = self.forces[actions]
-        costheta = np.cos(theta)
-        sintheta = np.sin(theta)
-        temp = (force + self.polemass_length * np.square(theta_dot) * sintheta) / self.total_mass
-        thetaacc = (self.gravity * sintheta - costheta * temp) / (
-            self.length * (4.0 / 3.0 - self.masspole * np.square(costheta) / self.total_mass))
-        xacc = temp - self.polemass_length * thetaacc * costheta / self.total_mass
+        is 1.0 for every step, the terminating one included (CartPoleEnv's default).
+
+        record=(episode_obs, episode_actions): first write each row's current observation
+        and its action at [env, step of its episode]. self.any_ended tells whether a row's
+        episode ended at this step."""
+        rows = self.state.shape[1]
+        theta = self.state[2]
         state = np.empty_like(self.state)
-        np.add(x, self.tau * x_dot, out=state[0])
-        np.add(x_dot, self.tau * xacc, out=state[1])
-        np.add(theta, self.tau * theta_dot, out=state[2])
-        np.add(theta_dot, self.tau * thetaacc, out=state[3])
+        obs = np.empty((rows, 4), dtype=np.float32)
+        terminated = np.empty(rows, dtype=bool)
+        truncated = np.empty(rows, dtype=bool)
+        episode_obs, episode_actions = record or self._no_record
+        self.any_ended = self._euler_step(
+            self.state, actions, np.cos(theta), np.sin(theta), self.constants, self.elapsed,
+            self.max_steps, state, obs, terminated, truncated, self.index, episode_obs,
+            episode_actions) > 0
         self.state = state
-        # |v| > t is (v < -t or v > t), for every float64 v, NaN included (both False).
-        beyond = np.abs(state[::2]) > self.thresholds
-        terminated = beyond[0] | beyond[1]
-        self.elapsed += 1
-        return state.T.astype(np.float32, order="C"), terminated, self.elapsed >= self.max_steps
+        return obs, terminated, truncated
 
     def reset_row(self, row: int) -> np.ndarray:
         """Start the next episode of the env in `row` (from its own RNG); its observation."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -30,6 +31,14 @@ def _mlp(in_dim: int, hidden_dim: int, out_dim: int, generator: torch.Generator)
     return nn.Sequential(first, nn.ReLU(), second)
 
 
+def _mlp_forward(net: nn.Sequential, obs: torch.Tensor) -> torch.Tensor:
+    # net(obs) computes exactly this (Linear.forward is F.linear, ReLU's is torch.relu);
+    # calling the functions skips three module calls, most of a small forward's cost.
+    first, second = net[0], net[2]
+    return F.linear(torch.relu(F.linear(obs, first.weight, first.bias)), second.weight,
+                    second.bias)
+
+
 class Policy(nn.Module):
     """The article's policy: Linear(obs, hidden) - ReLU - Linear(hidden, actions) - softmax.
 
@@ -42,7 +51,7 @@ class Policy(nn.Module):
         self.net = _mlp(obs_dim, hidden_dim, n_actions, generator)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs)
+        return _mlp_forward(self.net, obs)
 
 
 class ValueNet(nn.Module):
@@ -53,7 +62,7 @@ class ValueNet(nn.Module):
         self.net = _mlp(obs_dim, hidden_dim, 1, generator)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs).squeeze(-1)
+        return _mlp_forward(self.net, obs).squeeze(-1)
 
 
 class StackedPolicies:

@@ -14,8 +14,17 @@ from torch.distributions import Categorical
 
 from reinforce.config import TrainConfig
 from reinforce.policy import GumbelStreams, Policy, StackedPolicies
-from reinforce.train import (Episode, discounted_returns, make_learner, normalize,
-                             reinforce_losses, seed_streams, train_variant, update_seed)
+from reinforce.train import (
+    Episode,
+    adam_step,
+    discounted_returns,
+    make_learner,
+    normalize,
+    reinforce_losses,
+    seed_streams,
+    train_variant,
+    update_seed,
+)
 
 ARTICLE = TrainConfig()
 SMALL = dataclasses.replace(ARTICLE, episodes=4, hidden_dim=16)
@@ -305,3 +314,28 @@ def test_a_huge_network_fails_fast_in_config_naming_the_key_and_the_memory(where
     assert "\n" not in message and message.startswith(f"{key}: got 1000000000")
     assert f"<= {MAX_HIDDEN_DIM}" in message and "74.5 GiB" in message
     parse_config({"train": {"hidden_dim": MAX_HIDDEN_DIM}}, check_env=False)
+
+
+@pytest.mark.parametrize("settings", [{}, {"weight_decay": 0.01, "betas": (0.8, 0.9)},
+                                      {"maximize": True, "eps": 1e-6}])
+def test_adam_step_is_optimizer_step_byte_for_byte(settings):
+    """The fast path of the update (adam_step) against torch's own Adam.step: same
+    parameters and state after every step, from the first (which creates the state)."""
+    def net():
+        return Policy(4, 2, 16, torch.Generator().manual_seed(3))
+
+    fast, plain = net(), net()
+    fast_opt = torch.optim.Adam(fast.parameters(), lr=0.01, fused=True, **settings)
+    plain_opt = torch.optim.Adam(plain.parameters(), lr=0.01, fused=True, **settings)
+    obs = torch.from_numpy(np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32))
+    for step in range(5):
+        for model, optimizer in ((fast, fast_opt), (plain, plain_opt)):
+            for p in model.parameters():
+                p.grad = None
+            (model(obs * (step + 1)) ** 2).sum().backward()
+        adam_step(fast_opt)
+        plain_opt.step()
+        for a, b in zip(fast.parameters(), plain.parameters()):
+            assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
+        for a, b in zip(fast_opt.state.values(), plain_opt.state.values()):
+            assert all(a[k].numpy().tobytes() == b[k].numpy().tobytes() for k in a)
