@@ -23,18 +23,21 @@ import itertools
 import json
 import math
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from reinforce import stats
-from reinforce.config import Config, tuning_results_path
-from reinforce.errors import ConfigError, DataError
 from reinforce.backends import LocalBackend, RayBackend
-from reinforce.evaluate import evaluate_checkpoints
+from reinforce.config import Config, TrainConfig, tuning_results_path
+from reinforce.envs import check_env_id
+from reinforce.errors import ConfigError, DataError
+from reinforce.evaluate import evaluate_seeds
 from reinforce.outputs import atomic_directory, write_atomic
-from reinforce.train import train_variant
+from reinforce.train import train_seeds
+from reinforce.workers import Progress, Report
 
 RESULT_COLUMNS = ("candidate", "seed", "final_return", "episodes_to_solve")
 
@@ -55,30 +58,53 @@ def tune_variant(config: Config, name: str,
 
     Returns a row per candidate and seed: candidate (1-based, in candidates() order),
     one column per searched key, seed, final_return (mean evaluation return, as the
-    report's) and episodes_to_solve (empty when the seed never solved)."""
+    report's) and episodes_to_solve (empty when the seed never solved).
+
+    The backend's work items are the candidates: each runs all tuning seeds side by side
+    in one process, training then evaluation, and the workers share the candidates. (One
+    candidate at a time over the workers split a few tuning seeds between processes,
+    unevenly, and waited for the slowest at every candidate.) A seed's results do not
+    depend on where it runs, so the rows are the same bytes either way."""
     space = config.search_space(name)
     if not space:
         raise ConfigError(f"tune.search: no search space for variant {name!r}; variants "
                           f"with one: {', '.join(sorted(config.tune.search)) or 'none'}")
-    base, env = config.variant(name), config.env
-    seeds = list(config.tune.seeds)
     options = candidates(space)
+    configs = [dataclasses.replace(config.variant(name), **values) for values in options]
+    total = sum(cfg.episodes for cfg in configs) * len(config.tune.seeds)
+    groups = (backend or LocalBackend(1)).map(
+        partial(tune_candidates, config, configs, options), list(range(1, len(options) + 1)),
+        Progress(f"tune@{name}: {len(options)} candidates x {len(config.tune.seeds)} seeds",
+                 total))
+    rows = sorted((row for group in groups for row in group),
+                  key=lambda row: (row["candidate"], config.tune.seeds.index(row["seed"])))
+    return pd.DataFrame(rows).astype({"episodes_to_solve": "Int64"})
+
+
+def tune_candidates(config: Config, configs: Sequence[TrainConfig], options: Sequence[dict],
+                    indices: Sequence[int], report: Report) -> list[dict]:
+    """Candidates `indices` (1-based) in this process, one after the other, each on all
+    tuning seeds side by side: trained (report() once per training episode), then
+    evaluated as the report evaluates (evaluate.*). Rows as tune_variant's."""
+    env, seeds = config.env, list(config.tune.seeds)
+    obs_dim, n_actions = check_env_id(env.id)
     rows = []
-    for index, values in enumerate(options, start=1):
-        cfg = dataclasses.replace(base, **values)
-        label = f"tune@{name} {index}/{len(options)} ({candidate_label(values)})"
-        result = train_variant(cfg, env.id, seeds, label=label, backend=backend)
-        evaluation = evaluate_checkpoints(result.checkpoints, env.id, seeds, config.evaluate,
-                                          backend, label=f"{label}: evaluate")
-        finals = evaluation.groupby("seed")["return"].mean()
-        curves = result.curves.pivot(index="seed", columns="episode", values="return")
+    for index in indices:
+        curve_rows, checkpoints, _ = train_seeds(configs[index - 1], env.id, obs_dim,
+                                                 n_actions, seeds, report)
+        evaluation = evaluate_seeds(checkpoints, env.id, config.evaluate, seeds,
+                                    lambda episode_return: None)
+        finals = pd.DataFrame(evaluation, columns=["seed", "episode", "return"]) \
+            .groupby("seed")["return"].mean()
+        curves = pd.DataFrame(curve_rows, columns=["seed", "episode", "return", "length",
+                                                   "loss"]) \
+            .pivot(index="seed", columns="episode", values="return")
         for seed in seeds:
             solved_at = stats.episodes_to_solve(curves.loc[seed].to_numpy(),
                                                 env.solve_window, env.solved_threshold)
-            rows.append({"candidate": index, **values, "seed": seed,
+            rows.append({"candidate": index, **options[index - 1], "seed": seed,
                          "final_return": float(finals[seed]), "episodes_to_solve": solved_at})
-    frame = pd.DataFrame(rows)
-    return frame.astype({"episodes_to_solve": "Int64"})
+    return rows
 
 
 def read_results(path: str | Path, keys: Sequence[str]) -> pd.DataFrame:
