@@ -5,8 +5,9 @@ one right after the other, each in a fresh process, with the article's loop besi
     python -m benchmarks.before_after /path/to/main --sweep   # the default sweep's training
 
 Speed is a ratio measured in one run (README, "Speed"); absolute times of different runs
-are not comparable. --sweep times train_variant on the `article` and `value-baseline`
-variants (10 seeds x 1000 episodes, 2 workers) for each checkout.
+are not comparable. --sweep times train_variant on the `article`, `value-baseline` and
+`lr-1e-3` variants as the default sweep trained them before tuning existed (10 seeds x
+1000 episodes, 2 workers) for each checkout.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def main() -> None:
     checkouts = {"before": str(Path(args.before).resolve()), "after": HERE}
 
     if args.sweep:
-        runs = [["article", {}, 10, 2], ["value-baseline", {"baseline": "value", "lr": 0.005}, 10, 2]]
+        # The three variants of the default sweep before tuning and the actor-critic came
+        # (value-baseline with the lr it had then): what the throughput work started from.
+        runs = [["article", {}, 10, 2], ["value-baseline", {"baseline": "value", "lr": 0.005}, 10, 2],
+                ["lr-1e-3", {"lr": 0.001}, 10, 2]]
         totals = {}
         for when, root in checkouts.items():
             rows = run(TRAIN, root, json.dumps(runs))
