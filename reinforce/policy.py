@@ -116,8 +116,14 @@ class StackedPolicies:
 
     def logits(self, obs: np.ndarray) -> np.ndarray:
         """obs: (n_seeds, obs_dim) -> logits (n_seeds, n_actions)."""
-        hidden = np.maximum(np.matmul(obs[:, None, :], self.w1) + self.b1, 0.0)
-        return (np.matmul(hidden, self.w2) + self.b2)[:, 0, :]
+        # In place where the arithmetic allows: the same float32 operations as
+        # max(obs @ w1 + b1, 0) @ w2 + b2, without three temporary arrays per step.
+        hidden = np.matmul(obs[:, None, :], self.w1)
+        hidden += self.b1
+        np.maximum(hidden, 0.0, out=hidden)
+        logits = np.matmul(hidden, self.w2)
+        logits += self.b2
+        return logits[:, 0, :]
 
     def act(self, obs: np.ndarray, gumbel_noise: np.ndarray | None) -> np.ndarray:
         """Greedy actions when gumbel_noise is None, else one sample of softmax(logits) per
