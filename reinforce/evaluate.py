@@ -13,6 +13,7 @@ import torch
 
 from reinforce.backends import LocalBackend, RayBackend
 from reinforce.config import EvaluateConfig
+from reinforce.outputs import EVAL_COLUMNS
 from reinforce.policy import GumbelStreams, StackedPolicies, load_policy, policy_path
 from reinforce.rollout import Episode, run_lockstep
 from reinforce.workers import Progress
@@ -37,7 +38,7 @@ def evaluate_checkpoints(checkpoints: dict[int, bytes], env_id: str, seeds: Sequ
         partial(evaluate_seeds, checkpoints, env_id, cfg), seeds,
         Progress(label, cfg.episodes * len(seeds)))
     return pd.DataFrame(sorted(row for group in groups for row in group),
-                        columns=["seed", "episode", "return"])
+                        columns=list(EVAL_COLUMNS))
 
 
 def evaluate_seeds(checkpoints: dict[int, bytes], env_id: str, cfg: EvaluateConfig,

@@ -17,6 +17,10 @@ from pathlib import Path
 from reinforce import NUMERIC_PINS
 
 FINGERPRINT_FILE = "environment.json"
+# The columns of a variant's runs/<variant>/train/curves.csv and eval/eval.csv: written by
+# training and evaluation, read by the statistics (and tuning, before they are files).
+CURVE_COLUMNS = ("seed", "episode", "return", "length", "loss")
+EVAL_COLUMNS = ("seed", "episode", "return")
 _TEMP_PREFIX = ".tmp-"
 
 

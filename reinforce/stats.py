@@ -41,9 +41,7 @@ from statsmodels.tools import sm_exceptions  # noqa: F401
 
 from reinforce.config import REFERENCE_VARIANT
 from reinforce.errors import DataError
-
-CURVE_COLUMNS = ("seed", "episode", "return", "length", "loss")
-EVAL_COLUMNS = ("seed", "episode", "return")
+from reinforce.outputs import CURVE_COLUMNS, EVAL_COLUMNS
 ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
 ALPHA = 0.05  # significance level of the tests and of the power statement

@@ -30,6 +30,7 @@ from torch.optim.adam import adam as functional_adam
 from reinforce.backends import LocalBackend, RayBackend
 from reinforce.config import TrainConfig
 from reinforce.envs import check_env_id
+from reinforce.outputs import CURVE_COLUMNS
 from reinforce.policy import (
     GumbelStreams,
     Policy,
@@ -359,7 +360,7 @@ def train_variant(cfg: TrainConfig, env_id: str, seeds: Sequence[int], workers: 
     rows = sorted(row for group_rows, _, _ in groups for row in group_rows)
     checkpoints = {seed: data for _, group_checkpoints, _ in groups
                    for seed, data in group_checkpoints.items()}
-    curves = pd.DataFrame(rows, columns=["seed", "episode", "return", "length", "loss"])
+    curves = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
     return TrainResult(curves=curves, checkpoints=dict(sorted(checkpoints.items())),
                        obs_dim=obs_dim, n_actions=n_actions,
                        env_steps=sum(steps for _, _, steps in groups), seconds=seconds)

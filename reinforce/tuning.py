@@ -35,7 +35,12 @@ from reinforce.config import Config, TrainConfig, tuning_results_path
 from reinforce.envs import check_env_id
 from reinforce.errors import ConfigError, DataError
 from reinforce.evaluate import evaluate_seeds
-from reinforce.outputs import atomic_directory, write_atomic
+from reinforce.outputs import (
+    CURVE_COLUMNS,
+    EVAL_COLUMNS,
+    atomic_directory,
+    write_atomic,
+)
 from reinforce.train import train_seeds
 from reinforce.workers import Progress, Report
 
@@ -94,10 +99,9 @@ def tune_candidates(config: Config, configs: Sequence[TrainConfig], options: Seq
                                                  n_actions, seeds, report)
         evaluation = evaluate_seeds(checkpoints, env.id, config.evaluate, seeds,
                                     lambda episode_return: None)
-        finals = pd.DataFrame(evaluation, columns=["seed", "episode", "return"]) \
+        finals = pd.DataFrame(evaluation, columns=list(EVAL_COLUMNS)) \
             .groupby("seed")["return"].mean()
-        curves = pd.DataFrame(curve_rows, columns=["seed", "episode", "return", "length",
-                                                   "loss"]) \
+        curves = pd.DataFrame(curve_rows, columns=list(CURVE_COLUMNS)) \
             .pivot(index="seed", columns="episode", values="return")
         for seed in seeds:
             solved_at = stats.episodes_to_solve(curves.loc[seed].to_numpy(),
