@@ -21,6 +21,18 @@ FINGERPRINT_FILE = "environment.json"
 # training and evaluation, read by the statistics (and tuning, before they are files).
 CURVE_COLUMNS = ("seed", "episode", "return", "length", "loss")
 EVAL_COLUMNS = ("seed", "episode", "return")
+
+
+def flatten(record: dict, prefix: str = "") -> dict:
+    """A nested record (metrics.json, environment.json) as one level of dotted keys:
+    {"a": {"b": 1}} -> {"a.b": 1}."""
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 _TEMP_PREFIX = ".tmp-"
 
 

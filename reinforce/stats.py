@@ -41,7 +41,7 @@ from statsmodels.tools import sm_exceptions  # noqa: F401
 
 from reinforce.config import REFERENCE_VARIANT
 from reinforce.errors import DataError
-from reinforce.outputs import CURVE_COLUMNS, EVAL_COLUMNS
+from reinforce.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
 ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
 ALPHA = 0.05  # significance level of the tests and of the power statement
@@ -589,16 +589,6 @@ def summary_table(metrics: dict) -> pd.DataFrame:
         row.update(flatten(entry))
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def flatten(entry: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in entry.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 # --------------------------------------------------------------------------------------

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import yaml
 
+# outputs.py needs only the standard library: verify still loads no numpy, scipy or torch.
+from reinforce.outputs import flatten
+
 LOCK = "dvc.lock"
 REPORT = Path("reports") / "report.md"
 PROMISE = 'README, "What the reproducibility promise covers"'
@@ -68,19 +71,9 @@ def _differing_files(committed: Path, reproduced: Path) -> str:
     return f"{len(names)} of {len(old.keys() | new.keys())} files differ: {shown}"
 
 
-def _flatten(record: dict, prefix: str = "") -> dict[str, object]:
-    flat = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def environment_differences(committed: dict, here: dict) -> list[str]:
     """One "field: committed -> here" line per fingerprint field that differs."""
-    old, new = _flatten(committed), _flatten(here)
+    old, new = flatten(committed), flatten(here)
     return [f"{name}: {old.get(name)!r} (committed) -> {new.get(name)!r} (here)"
             for name in sorted(old.keys() | new.keys()) if old.get(name) != new.get(name)]
 
