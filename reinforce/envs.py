@@ -10,6 +10,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
+from reinforce import _kernels
 from reinforce.errors import ConfigError
 
 
@@ -43,7 +44,7 @@ class CartPoleBatch:
     """Many seeds' `gymnasium.make("CartPole-v1")` stepped at once, float for float.
 
     The physics is CartPoleEnv.step's, on a (4, rows) float64 state instead of one row, in
-    one compiled loop over the rows (reinforce/_cartpole_kernel.py): the same float64
+    one compiled loop over the rows (reinforce/_kernels.py): the same float64
     operations in the same order (row by row, so a row's result does not depend on the
     others), the same float32 cast of the observation, the same termination
     test on the float64 state, and the TimeLimit truncation. Resets go through each seed's
@@ -64,8 +65,6 @@ class CartPoleBatch:
             first.force_mag, first.polemass_length, first.total_mass, first.gravity,
             first.length, first.masspole, first.tau, first.x_threshold,
             first.theta_threshold_radians], dtype=np.float64)
-        from reinforce._cartpole_kernel import euler_step  # numba: this path only
-        self._euler_step = euler_step
         self._no_record = (np.empty((0, 1, 4), dtype=np.float32), np.empty((0, 1), dtype=np.int64))
         self.any_ended = False
         self.index = np.arange(len(seeds))
@@ -91,7 +90,10 @@ class CartPoleBatch:
         self.envs[k].reset(seed=seed)
         return self.envs[k].state  # float64 (4,), a fresh array at every reset
 
-    def observation(self) -> np.ndarray:
+    def observation(self, row: int | None = None) -> np.ndarray:
+        """The float32 observations of every row (rows, 4), or of one row (4,)."""
+        if row is not None:
+            return self.state[:, row].astype(np.float32)
         return self.state.T.astype(np.float32, order="C")
 
     def step(self, actions: np.ndarray, record: tuple[np.ndarray, np.ndarray] | None = None,
@@ -109,12 +111,34 @@ class CartPoleBatch:
         terminated = np.empty(rows, dtype=bool)
         truncated = np.empty(rows, dtype=bool)
         episode_obs, episode_actions = record or self._no_record
-        self.any_ended = self._euler_step(
+        self.any_ended = _kernels.euler_step(
             self.state, actions, np.cos(theta), np.sin(theta), self.constants, self.elapsed,
             self.max_steps, state, obs, terminated, truncated, self.index, episode_obs,
             episode_actions) > 0
         self.state = state
         return obs, terminated, truncated
+
+    def play(self, weights: tuple[np.ndarray, ...], noise: np.ndarray | None, step: int,
+             record: tuple[np.ndarray, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray]:
+        """Play lockstep steps with each env's action from its own stacked policy (weights:
+        w1, b1, w2, b2 indexed by env, as policy.StackedPolicies holds them), sampled with
+        noise[env, step % block] (noise (envs, block, actions), None for greedy), recording
+        into record=(episode_obs, episode_actions) as step does, until an episode ends or
+        the next step needs a new noise block. Returns (steps taken, terminated, truncated
+        of the last step); self.any_ended tells whether a row's episode ended.
+        Only where _kernels.compiled_trig_matches_numpy(): the compiled loop takes cos and
+        sin from the C library, not from NumPy."""
+        rows = self.state.shape[1]
+        terminated = np.empty(rows, dtype=bool)
+        truncated = np.empty(rows, dtype=bool)
+        sample = noise is not None
+        if noise is None:
+            noise = np.zeros((len(self.envs), 1, weights[2].shape[2]))
+        taken = _kernels.play_cartpole(
+            self.state, self.elapsed, self.index, self.max_steps, self.constants, *weights,
+            noise, step, noise.shape[1], sample, *record, terminated, truncated)
+        self.any_ended = bool(terminated.any() or truncated.any())
+        return taken, terminated, truncated
 
     def reset_row(self, row: int) -> np.ndarray:
         """Start the next episode of the env in `row` (from its own RNG); its observation."""

@@ -14,7 +14,13 @@ import torch
 from reinforce.backends import LocalBackend, RayBackend
 from reinforce.config import EvaluateConfig
 from reinforce.outputs import EVAL_COLUMNS
-from reinforce.policy import GumbelStreams, StackedPolicies, load_policy, policy_path
+from reinforce.policy import (
+    GumbelStreams,
+    StackedActor,
+    StackedPolicies,
+    load_policy,
+    policy_path,
+)
 from reinforce.rollout import Episode, run_lockstep
 from reinforce.workers import Progress
 
@@ -52,18 +58,15 @@ def evaluate_seeds(checkpoints: dict[int, bytes], env_id: str, cfg: EvaluateConf
     # Sampled evaluation draws from a stream of its own, apart from training's.
     noise = GumbelStreams([np.random.default_rng(np.random.SeedSequence([s, 1]))
                            for s in env_seeds], stack.w2.shape[2])
+    actor = StackedActor(stack, noise if cfg.policy == "sample" else None)
     rows: list[tuple[int, int, float]] = []
     counts = [0] * len(seeds)
-
-    def choose(obs_rows: np.ndarray, active: np.ndarray, step: int) -> np.ndarray:
-        gumbel = noise.at(step, active) if cfg.policy == "sample" else None
-        return stack.subset(active).act(obs_rows, gumbel)
 
     def on_episode_end(k: int, episode: Episode) -> None:
         counts[k] += 1
         rows.append((seeds[k], counts[k], float(episode.rewards.sum())))
         report(rows[-1][2])
 
-    run_lockstep(env_id, env_seeds, cfg.episodes, choose, on_episode_end)
+    run_lockstep(env_id, env_seeds, cfg.episodes, actor, on_episode_end)
     return rows
 

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reinforce import _kernels
+
 
 def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
     # The same distribution as nn.Linear's default init (kaiming_uniform with a=sqrt(5),
@@ -68,9 +70,10 @@ class ValueNet(nn.Module):
 class StackedPolicies:
     """NumPy copies of several seeds' policy weights, to choose actions without autograd.
 
-    Each seed is its own slice of the stacked arrays and np.matmul computes every slice
-    with the same kernel call, so a seed's actions do not depend on which other seeds
-    share the stack.
+    Row k of each stacked array is seed k's. The actions come from one compiled forward
+    (reinforce/_kernels.py) that computes a seed's logits from that seed's row alone, in
+    float32 operations fixed there, so a seed's actions depend neither on which other
+    seeds share the stack nor on the machine's BLAS.
     """
 
     def __init__(self, policies: list[Policy]):
@@ -80,13 +83,12 @@ class StackedPolicies:
         self.b1 = np.zeros((n, 1, first.out_features), dtype=np.float32)
         self.w2 = np.zeros((n, second.in_features, second.out_features), dtype=np.float32)
         self.b2 = np.zeros((n, 1, second.out_features), dtype=np.float32)
-        # The last subset handed out, kept up to date by refresh: the set of running seeds
-        # changes only when one finishes, so it is copied once per change, not per step.
-        self._subset: StackedPolicies | None = None
-        self._subset_rows = np.zeros(0, dtype=np.int64)
-        self._subset_key: np.ndarray | None = None
         for index, policy in enumerate(policies):
             self.refresh(index, policy)
+
+    @property
+    def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.w1, self.b1, self.w2, self.b2
 
     def refresh(self, index: int, policy: Policy) -> None:
         first, second = policy.net[0], policy.net[2]
@@ -94,44 +96,21 @@ class StackedPolicies:
         self.b1[index, 0] = first.bias.detach().numpy()
         self.w2[index] = second.weight.detach().numpy().T
         self.b2[index, 0] = second.bias.detach().numpy()
-        if self._subset is not None:
-            for row in np.flatnonzero(self._subset_rows == index).tolist():
-                for name in ("w1", "b1", "w2", "b2"):
-                    getattr(self._subset, name)[row] = getattr(self, name)[index]
 
-    def subset(self, rows: np.ndarray) -> StackedPolicies:
-        """The policies of some seeds only (a copy), once the others have finished."""
-        if len(rows) == len(self.w1):
-            return self
-        if self._subset is None or (rows is not self._subset_key
-                                    and not np.array_equal(self._subset_rows, rows)):
-            view = object.__new__(StackedPolicies)
-            view.w1, view.b1 = self.w1[rows], self.b1[rows]
-            view.w2, view.b2 = self.w2[rows], self.b2[rows]
-            view._subset, view._subset_rows = None, np.zeros(0, dtype=np.int64)
-            view._subset_key = None
-            self._subset, self._subset_rows = view, np.array(rows, dtype=np.int64)
-        self._subset_key = rows  # the runner passes the same index array until it changes
-        return self._subset
-
-    def logits(self, obs: np.ndarray) -> np.ndarray:
-        """obs: (n_seeds, obs_dim) -> logits (n_seeds, n_actions)."""
-        # In place where the arithmetic allows: the same float32 operations as
-        # max(obs @ w1 + b1, 0) @ w2 + b2, without three temporary arrays per step.
-        hidden = np.matmul(obs[:, None, :], self.w1)
-        hidden += self.b1
-        np.maximum(hidden, 0.0, out=hidden)
-        logits = np.matmul(hidden, self.w2)
-        logits += self.b2
-        return logits[:, 0, :]
-
-    def act(self, obs: np.ndarray, gumbel_noise: np.ndarray | None) -> np.ndarray:
-        """Greedy actions when gumbel_noise is None, else one sample of softmax(logits) per
-        seed by the Gumbel-max trick: argmax(logits + g), g ~ Gumbel(0, 1) per action."""
-        logits = self.logits(obs)
-        if gumbel_noise is not None:
-            logits = logits + gumbel_noise
-        return logits.argmax(axis=1)
+    def act(self, obs: np.ndarray, envs: np.ndarray, gumbel_noise: np.ndarray | None = None,
+            ) -> np.ndarray:
+        """obs (rows, obs_dim), the observations of the seeds `envs` (rows,) -> their
+        actions: greedy when gumbel_noise is None, else one sample of softmax(logits) per
+        row by the Gumbel-max trick, argmax(logits + g) with g = gumbel_noise[row]
+        ~ Gumbel(0, 1) per action."""
+        obs = np.ascontiguousarray(obs, dtype=np.float32)
+        sample = gumbel_noise is not None
+        if not sample:
+            gumbel_noise = np.zeros((len(obs), self.w2.shape[2]))
+        actions = np.empty(len(obs), dtype=np.int64)
+        _kernels.policy_actions(obs, np.asarray(envs, dtype=np.int64), *self.weights,
+                                np.asarray(gumbel_noise, dtype=np.float64), sample, actions)
+        return actions
 
 
 class GumbelStreams:
@@ -146,14 +125,31 @@ class GumbelStreams:
         self.rngs, self.block = rngs, block
         self.noise = np.zeros((len(rngs), block, n_actions))
 
-    def at(self, step: int, rows: np.ndarray) -> np.ndarray:
+    def prepare(self, step: int, rows: np.ndarray) -> int:
+        """The column of noise[k] that step reads, after drawing the seeds' next blocks
+        where step starts one."""
         column = step % self.block
         if column == 0:
             for k in rows.tolist():
                 self.noise[k] = self.rngs[k].gumbel(size=self.noise.shape[1:])
-        if len(rows) == len(self.rngs):  # every seed (rows is then 0..n-1): a view
-            return self.noise[:, column]
-        return self.noise[rows, column]
+        return column
+
+    def at(self, step: int, rows: np.ndarray) -> np.ndarray:
+        """The noise of the seeds `rows` at step: (rows, n_actions)."""
+        return self.noise[rows, self.prepare(step, rows)]
+
+
+class StackedActor:
+    """run_lockstep's choose for stacked policies: each env's action from its own seed's
+    policy, greedy (noise None) or sampled with its own Gumbel stream. The CartPole fast
+    path reads the stacks directly and plays many steps per call (reinforce/rollout.py)."""
+
+    def __init__(self, stack: StackedPolicies, noise: GumbelStreams | None):
+        self.stack, self.noise = stack, noise
+
+    def __call__(self, obs_rows: np.ndarray, active: np.ndarray, step: int) -> np.ndarray:
+        gumbel = None if self.noise is None else self.noise.at(step, active)
+        return self.stack.act(obs_rows, active, gumbel)
 
 
 def policy_path(folder: str | Path, seed: int) -> Path:

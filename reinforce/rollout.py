@@ -2,9 +2,11 @@
 
 run_lockstep plays many seeds' environments side by side: at each lockstep step, every
 still-running env gets its action from one call of `choose` and takes one step. For
-CartPole it steps all of them at once in NumPy (envs.CartPoleBatch, float for float the
-Gymnasium env); any other env id takes the generic path, one gymnasium.make env per seed.
-Both paths give the same episodes (tests/test_rollout.py).
+CartPole it steps all of them at once in compiled code (envs.CartPoleBatch, float for
+float the Gymnasium env), and when `choose` is a policy.StackedActor, the compiled loop
+chooses the actions too and returns only at an episode's end; any other env id takes the
+generic path, one gymnasium.make env per seed. All paths give the same episodes
+(tests/test_rollout.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reinforce._kernels import compiled_trig_matches_numpy
 from reinforce.envs import CartPoleBatch, make_env
+from reinforce.policy import StackedActor
 
 Choose = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 OnEpisodeEnd = Callable[[int, "Episode"], None]
@@ -51,39 +55,45 @@ def run_lockstep(env_id: str, env_seeds: Sequence[int], episodes: int, choose: C
 def _run_cartpole(env_id: str, env_seeds: Sequence[int], episodes: int, choose: Choose,
                   on_episode_end: OnEpisodeEnd) -> int:
     batch = CartPoleBatch(env_id, env_seeds)
+    # Stacked policies need no call back into Python per step: the compiled loop plays
+    # until an episode ends (or a noise block is used up), a few hundred steps per call.
+    compiled = isinstance(choose, StackedActor) and compiled_trig_matches_numpy()
     try:
         n, limit = len(env_seeds), batch.max_steps
-        obs = batch.observation()
         # Each env's running episode, written in place: row k, step t.
-        episode_obs = np.empty((n, limit, obs.shape[1]), dtype=np.float32)
-        episode_actions = np.empty((n, limit), dtype=np.int64)
+        record = (np.empty((n, limit, 4), dtype=np.float32), np.empty((n, limit), dtype=np.int64))
         done_episodes = np.zeros(n, dtype=np.int64)
         step = env_steps = 0
         while len(batch.index):
             active = batch.index
-            actions = np.asarray(choose(obs, active, step), dtype=np.int64)
-            step += 1
-            env_steps += len(active)
-            obs, terminated, truncated = batch.step(actions, (episode_obs, episode_actions))
+            if compiled:
+                noise = choose.noise
+                if noise is not None:
+                    noise.prepare(step, active)
+                taken, terminated, truncated = batch.play(
+                    choose.stack.weights, None if noise is None else noise.noise, step, record)
+            else:
+                actions = np.asarray(choose(batch.observation(), active, step), dtype=np.int64)
+                _, terminated, truncated = batch.step(actions, record)
+                taken = 1
+            step += taken
+            env_steps += taken * len(active)
             if not batch.any_ended:
                 continue
-            ended = terminated | truncated
             keep = np.ones(len(active), dtype=bool)
-            for row in np.flatnonzero(ended).tolist():
+            for row in np.flatnonzero(terminated | truncated).tolist():
                 k, length = int(active[row]), int(batch.elapsed[row])
                 on_episode_end(k, Episode(
-                    obs=episode_obs[k, :length].copy(),
-                    actions=episode_actions[k, :length].copy(),
+                    obs=record[0][k, :length].copy(), actions=record[1][k, :length].copy(),
                     rewards=np.ones(length, dtype=np.float64),
-                    terminated=bool(terminated[row]), final_obs=obs[row].copy()))
+                    terminated=bool(terminated[row]), final_obs=batch.observation(row)))
                 done_episodes[k] += 1
                 if done_episodes[k] == episodes:
                     keep[row] = False
                 else:
-                    obs[row] = batch.reset_row(row)
+                    batch.reset_row(row)
             if not keep.all():
                 batch.drop(keep)
-                obs = obs[keep]
         return env_steps
     finally:
         batch.close()

@@ -5,7 +5,7 @@ The path from config to update, for one variant:
     train_variant(cfg, env_id, seeds)
       -> per seed: networks and optimizers from seed_streams(seed)      (seeding, once)
       -> run_lockstep: every seed's env steps side by side; actions from NumPy copies of
-         the policies, without autograd
+         the policies (compiled, without autograd)
       -> at each seed's episode end: update_seed -> reinforce_losses on the whole episode
          in one batched pass -> Adam step -> refresh that seed's NumPy copy
 
@@ -34,6 +34,7 @@ from reinforce.outputs import CURVE_COLUMNS
 from reinforce.policy import (
     GumbelStreams,
     Policy,
+    StackedActor,
     StackedPolicies,
     ValueNet,
     save_policy,
@@ -319,10 +320,7 @@ def train_seeds(cfg: TrainConfig, env_id: str, obs_dim: int, n_actions: int,
 
     learners = [make_learner(seed, obs_dim, n_actions, cfg) for seed in seeds]
     stack = StackedPolicies([learner.policy for learner in learners])
-    noise = GumbelStreams([learner.rng for learner in learners], n_actions)
-
-    def choose(obs_rows: np.ndarray, active: np.ndarray, step: int) -> np.ndarray:
-        return stack.subset(active).act(obs_rows, noise.at(step, active))
+    actor = StackedActor(stack, GumbelStreams([learner.rng for learner in learners], n_actions))
 
     def on_episode_end(k: int, episode: Episode) -> None:
         learner = learners[k]
@@ -336,7 +334,7 @@ def train_seeds(cfg: TrainConfig, env_id: str, obs_dim: int, n_actions: int,
         learner.rows.append((len(learner.rows) + 1, episode_return, len(episode.rewards), loss))
         report(episode_return)
 
-    steps = run_lockstep(env_id, seeds, cfg.episodes, choose, on_episode_end)
+    steps = run_lockstep(env_id, seeds, cfg.episodes, actor, on_episode_end)
     meta = {"env_id": env_id, "obs_dim": obs_dim, "n_actions": n_actions,
             "hidden_dim": cfg.hidden_dim}
     rows = [(learner.seed, *row) for learner in learners for row in learner.rows]

@@ -1,13 +1,29 @@
-"""The lockstep runner: its CartPole fast path gives exactly the generic path's episodes
-(which plays gymnasium.make envs one by one), and training gives the same bytes on both."""
+"""The lockstep runner: its CartPole fast paths (per step, and the compiled loop that also
+chooses the actions) give exactly the generic path's episodes (which plays gymnasium.make
+envs one by one), and training and evaluation give the same bytes on all three."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 
-from reinforce.config import TrainConfig
+from reinforce import rollout
+from reinforce.config import EvaluateConfig, TrainConfig
 from reinforce.envs import CartPoleBatch
+from reinforce.evaluate import evaluate_checkpoints
+from reinforce.policy import GumbelStreams, Policy, StackedActor, StackedPolicies
 from reinforce.rollout import run_lockstep
 from reinforce.train import train_variant
+
+PATHS = ["compiled", "per-step", "generic"]
+
+
+def use_path(path: str, monkeypatch) -> None:
+    """Force the lockstep runner onto one path (the default is the compiled loop)."""
+    if path == "per-step":
+        monkeypatch.setattr(rollout, "compiled_trig_matches_numpy", lambda: False)
+    if path == "generic":
+        monkeypatch.setattr(CartPoleBatch, "supports", staticmethod(lambda env_id: False))
 
 
 def record(env_id: str, seeds: list[int], episodes: int, fast: bool, noise: float):
@@ -54,11 +70,55 @@ def test_episode_end_fields_on_the_generic_path():
 @pytest.mark.parametrize("variant", [TrainConfig(episodes=6, hidden_dim=16),
                                      TrainConfig(episodes=6, hidden_dim=16, baseline="value",
                                                  episodes_per_update=2)])
-def test_training_is_the_same_bytes_on_the_fast_and_the_generic_path(variant, monkeypatch):
-    fast = train_variant(variant, "CartPole-v1", [0, 1, 2])
-    monkeypatch.setattr(CartPoleBatch, "supports", staticmethod(lambda env_id: False))
-    slow = train_variant(variant, "CartPole-v1", [0, 1, 2])
-    assert fast.curves.to_csv() == slow.curves.to_csv()
-    assert fast.checkpoints == slow.checkpoints
-    assert fast.env_steps == slow.env_steps
+def test_training_is_the_same_bytes_on_every_path(variant, monkeypatch):
+    results = []
+    for path in PATHS:
+        with monkeypatch.context() as patch:
+            use_path(path, patch)
+            results.append(train_variant(variant, "CartPole-v1", [0, 1, 2]))
+    compiled, *others = results
+    for other in others:
+        assert compiled.curves.to_csv() == other.curves.to_csv()
+        assert compiled.checkpoints == other.checkpoints
+        assert compiled.env_steps == other.env_steps
 
+
+@pytest.mark.parametrize("policy", ["greedy", "sample"])
+def test_evaluation_is_the_same_bytes_on_every_path(policy, monkeypatch):
+    trained = train_variant(TrainConfig(episodes=30, hidden_dim=16), "CartPole-v1", [0, 1, 2])
+    cfg = EvaluateConfig(episodes=4, policy=policy)
+    tables = []
+    for path in PATHS:
+        with monkeypatch.context() as patch:
+            use_path(path, patch)
+            tables.append(evaluate_checkpoints(trained.checkpoints, "CartPole-v1", [0, 1, 2],
+                                               cfg).to_csv())
+    assert tables[0] == tables[1] == tables[2]
+
+
+def test_the_compiled_loop_steps_as_gymnasium_does_over_many_seeds():
+    """Random small policies, sampled with short noise blocks (so that the loop often stops
+    for new noise), over 64 seeds: every recorded episode, replayed action by action on
+    gymnasium.make with the same seed, gives the same observations and ending."""
+    seeds = [3 * s + 11 for s in range(64)]
+    policies = [Policy(4, 2, 8, torch.Generator().manual_seed(s)) for s in seeds]
+    actor = StackedActor(StackedPolicies(policies),
+                         GumbelStreams([np.random.default_rng(s) for s in seeds], 2, block=7))
+    ended = []
+    run_lockstep("CartPole-v1", seeds, 3, actor, lambda k, e: ended.append((k, e)))
+    assert len(ended) == 3 * len(seeds)
+    envs = {}
+    for k, episode in ended:
+        if k in envs:
+            first, _ = envs[k].reset()
+        else:
+            envs[k] = gym.make("CartPole-v1")
+            first, _ = envs[k].reset(seed=seeds[k])
+        assert episode.obs[0].tobytes() == first.tobytes()
+        for t, action in enumerate(episode.actions.tolist()):
+            obs, _, terminated, truncated, _ = envs[k].step(action)
+            last = t == len(episode.actions) - 1
+            assert (terminated or truncated) == last
+            expected = episode.final_obs if last else episode.obs[t + 1]
+            assert obs.tobytes() == expected.tobytes()
+        assert episode.terminated == terminated

@@ -226,11 +226,11 @@ def test_gumbel_max_sampling_follows_softmax():
     stack = StackedPolicies([policy])
     obs = np.array([[0.3, -0.2, 0.1, 0.5]], dtype=np.float32)
     noise = GumbelStreams([np.random.default_rng(0)], 3)
-    actions = np.array([stack.act(obs, noise.at(t, np.array([0])))[0] for t in range(20000)])
+    actions = np.array([stack.act(obs, [0], noise.at(t, np.array([0])))[0] for t in range(20000)])
     expected = F.softmax(policy(torch.from_numpy(obs)), -1)[0].detach().numpy()
     frequencies = np.bincount(actions, minlength=3) / len(actions)
     np.testing.assert_allclose(frequencies, expected, atol=0.015)
-    assert stack.act(obs, None)[0] == expected.argmax()
+    assert stack.act(obs, [0])[0] == expected.argmax()
 
 
 def test_one_seed_fixes_everything_and_global_rng_is_not_read():
