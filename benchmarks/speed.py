@@ -14,6 +14,11 @@ runs it on the first K seeds only (the same episodes per seed) while ours runs t
 the ratio compares steps per second, and the output says so. A seed's episode lengths
 (and so its share of per-episode updates) vary, so a subset is a sample, not the figure
 of the full set.
+
+Before the timed runs, one untimed episode per worker count pays the one-off costs of a
+process (torch's lazy imports at the first optimizer, about 1.5 s here; the worker
+processes' start): they would otherwise fall on whichever run comes first and bias the
+parallel efficiency upward.
 """
 
 from __future__ import annotations
@@ -47,7 +52,11 @@ def main() -> None:
     torch.set_num_threads(1)
 
     speeds = {}
-    for workers in sorted({1, cfg.compute.workers}):
+    counts = sorted({1, cfg.compute.workers})
+    for workers in counts:
+        warm_up = type(train)(**{**train.__dict__, "episodes": 1})
+        train_variant(warm_up, cfg.env.id, seeds[:workers], workers=workers, label="warm-up")
+    for workers in counts:
         ours = train_variant(train, cfg.env.id, seeds, workers=workers, label="ours")
         speeds[workers] = ours.env_steps / ours.seconds
         print(f"ours, {workers} process(es): {ours.env_steps:>9} env steps in "
