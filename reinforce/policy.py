@@ -151,6 +151,15 @@ class StackedActor:
         gumbel = None if self.noise is None else self.noise.at(step, active)
         return self.stack.act(obs_rows, active, gumbel)
 
+    def arrays_at(self, step: int, active: np.ndarray,
+                  ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
+        """What the compiled loop reads from step on: the stacked weights, and every seed's
+        noise block (envs, block, actions) with step's drawn (None when greedy)."""
+        if self.noise is None:
+            return self.stack.weights, None
+        self.noise.prepare(step, active)
+        return self.stack.weights, self.noise.noise
+
 
 def policy_path(folder: str | Path, seed: int) -> Path:
     return Path(folder) / f"policy_seed{seed}.pt"

@@ -67,11 +67,8 @@ def _run_cartpole(env_id: str, env_seeds: Sequence[int], episodes: int, choose: 
         while len(batch.index):
             active = batch.index
             if compiled:
-                noise = choose.noise
-                if noise is not None:
-                    noise.prepare(step, active)
-                taken, terminated, truncated = batch.play(
-                    choose.stack.weights, None if noise is None else noise.noise, step, record)
+                taken, terminated, truncated = batch.play(*choose.arrays_at(step, active), step,
+                                                          record)
             else:
                 actions = np.asarray(choose(batch.observation(), active, step), dtype=np.int64)
                 _, terminated, truncated = batch.step(actions, record)
