@@ -87,9 +87,19 @@ def policy_actions(obs, envs, w1, b1, w2, b2, gumbel, sample, actions):
 # ----------------------------------------------------------------------------- CartPole
 
 @_compile
-def _physics(state, row, action, cos, sin, constants, new_state):
-    """CartPoleEnv.step's Euler update of state[:, row] into new_state[:, row]; returns
-    whether it terminated (x or theta out of bounds)."""
+def _record_observation(state, row, episode_obs, k, t):
+    # The observation is the float32 cast of the state (observation(), reset_row), so the
+    # row records it from the state it steps from.
+    for i in range(4):
+        episode_obs[k, t, i] = np.float32(state[i, row])
+
+
+@_compile
+def _step_row(state, row, action, cos, sin, constants, new_state, elapsed, max_steps,
+              terminated, truncated):
+    """CartPoleEnv.step's Euler update of state[:, row] into new_state[:, row] (which may
+    be state itself), its termination (x or theta out of bounds) and the time limit
+    (elapsed is advanced); returns whether the row's episode ended."""
     force_mag, polemass_length, total_mass = constants[0], constants[1], constants[2]
     gravity, length, masspole, tau = constants[3], constants[4], constants[5], constants[6]
     x_threshold, theta_threshold = constants[7], constants[8]
@@ -106,8 +116,11 @@ def _physics(state, row, action, cos, sin, constants, new_state):
     theta_dot = theta_dot + tau * thetaacc
     new_state[0, row], new_state[1, row] = x, x_dot
     new_state[2, row], new_state[3, row] = theta, theta_dot
-    return (x < -x_threshold or x > x_threshold
-            or theta < -theta_threshold or theta > theta_threshold)
+    terminated[row] = (x < -x_threshold or x > x_threshold
+                       or theta < -theta_threshold or theta > theta_threshold)
+    elapsed[row] += 1
+    truncated[row] = elapsed[row] >= max_steps
+    return terminated[row] or truncated[row]
 
 
 @_compile
@@ -127,19 +140,13 @@ def euler_step(state, actions, costheta, sintheta, constants, elapsed, max_steps
     for row in range(state.shape[1]):
         if record:
             k, t = index[row], elapsed[row]
-            for i in range(4):
-                # The observation is the float32 cast of the state (observation(),
-                # reset_row), so the row records it from the state it steps from.
-                episode_obs[k, t, i] = np.float32(state[i, row])
+            _record_observation(state, row, episode_obs, k, t)
             episode_actions[k, t] = actions[row]
-        terminated[row] = _physics(state, row, actions[row], costheta[row], sintheta[row],
-                                   constants, new_state)
+        if _step_row(state, row, actions[row], costheta[row], sintheta[row], constants,
+                     new_state, elapsed, max_steps, terminated, truncated):
+            ended += 1
         for i in range(4):
             obs[row, i] = np.float32(new_state[i, row])
-        elapsed[row] += 1
-        truncated[row] = elapsed[row] >= max_steps
-        if terminated[row] or truncated[row]:
-            ended += 1
     return ended
 
 
@@ -154,25 +161,19 @@ def play_cartpole(state, elapsed, index, max_steps, constants, w1, b1, w2, b2, n
     terminated and truncated are those of the last one."""
     hidden = np.empty(w1.shape[2], dtype=np.float32)
     logits = np.empty(w2.shape[2], dtype=np.float32)
-    x = np.empty(4, dtype=np.float32)
     taken = 0
     while True:
         column = step % block
         ended = 0
         for row in range(state.shape[1]):
             k, t = index[row], elapsed[row]
-            for i in range(4):
-                x[i] = np.float32(state[i, row])
-                episode_obs[k, t, i] = x[i]
-            action = _row_action(x, w1[k], b1[k], w2[k], b2[k], noise[k, column], sample,
-                                 hidden, logits)
+            _record_observation(state, row, episode_obs, k, t)
+            action = _row_action(episode_obs[k, t], w1[k], b1[k], w2[k], b2[k],
+                                 noise[k, column], sample, hidden, logits)
             episode_actions[k, t] = action
             theta = state[2, row]
-            terminated[row] = _physics(state, row, action, np.cos(theta), np.sin(theta),
-                                       constants, state)
-            elapsed[row] += 1
-            truncated[row] = elapsed[row] >= max_steps
-            if terminated[row] or truncated[row]:
+            if _step_row(state, row, action, np.cos(theta), np.sin(theta), constants, state,
+                         elapsed, max_steps, terminated, truncated):
                 ended += 1
         step += 1
         taken += 1
