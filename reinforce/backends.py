@@ -22,6 +22,7 @@ from typing import Any
 
 from reinforce import NUMERIC_PINS
 from reinforce.config import ComputeConfig, ConfigError
+from reinforce.errors import DataError, WorkerFailed
 from reinforce.outputs import environment_fingerprint
 from reinforce.workers import Progress, Report, map_seed_groups
 
@@ -94,14 +95,41 @@ def _check_reachable(address: str, source: str) -> None:
         raise ConfigError(f"{source}: got {address!r}; allowed: the head's host:port "
                           f"(e.g. 'head:6379'), 'ray://host:10001' or 'auto'")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
-            pass
+        with socket.create_connection((host.strip("[]"), int(port)),
+                                      timeout=CONNECT_TIMEOUT_S) as connection:
+            answers_grpc = _speaks_grpc(connection)
     except OSError as err:
         reason = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
         raise ClusterError(
             f"{source}: no Ray cluster at {address!r} ({reason} within {CONNECT_TIMEOUT_S:g} s);"
             f" start it, or unset RAY_ADDRESS and compute.ray_address for a local Ray; "
             f"nothing was run or written") from None
+    if not answers_grpc:
+        raise ClusterError(
+            f"{source}: {address!r} accepts connections but is not a Ray head (no gRPC "
+            f"answer within {CONNECT_TIMEOUT_S:g} s); check the host and port (the head's "
+            f"GCS port, 6379 by default, or 'ray://host:10001'); nothing was run or written")
+
+
+# An HTTP/2 client's first bytes (RFC 9113, 3.4): the preface and an empty SETTINGS frame.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_grpc(connection: socket.socket) -> bool:
+    """Whether the peer answers the HTTP/2 preface with a SETTINGS frame, as every gRPC
+    server does (Ray's GCS and its client server are gRPC), within CONNECT_TIMEOUT_S: a
+    plain listener that accepts and says nothing would make ray.init wait for minutes."""
+    try:
+        connection.sendall(_HTTP2_PREFACE)
+        header = b""
+        while len(header) < 9:
+            chunk = connection.recv(9 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except OSError:  # a timeout included
+        return False
+    return header[3] == 4  # the frame type: SETTINGS
 
 
 def _runtime_env() -> dict:
@@ -181,7 +209,16 @@ class RayBackend:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 for ref in done:
-                    out = ray.get(ref)
+                    try:
+                        out = ray.get(ref)
+                    except ray.exceptions.RayTaskError as err:
+                        if isinstance(err.cause, (ConfigError, DataError)):
+                            raise err.cause from None  # its one line, not Ray's traceback
+                        raise
+                    except ray.exceptions.WorkerCrashedError:
+                        raise WorkerFailed(f"the Ray task for seeds {groups[index[ref]]} died "
+                                           "(killed, or out of memory); nothing was written"
+                                           ) from None
                     group = groups[index[ref]]
                     self._check_environment(out, here)
                     for episode_return in out["returns"]:

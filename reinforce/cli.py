@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 
 from reinforce.config import Config, load_config
-from reinforce.errors import ConfigError, DataError
+from reinforce.errors import ConfigError, DataError, WorkerFailed
 
 
 def stage_main(name: str):
@@ -27,7 +27,7 @@ def stage_main(name: str):
             except ConfigError as err:
                 print(f"{name}: bad parameter: {err}", file=sys.stderr)
                 return 2
-            except DataError as err:
+            except (DataError, WorkerFailed) as err:
                 print(f"{name}: {err}", file=sys.stderr)
                 return 1
             except KeyboardInterrupt:

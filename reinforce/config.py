@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from reinforce.errors import ConfigError, DataError
+from reinforce.names import check_name, show
 
 BASELINES = ("none", "value")
 ADVANTAGES = ("returns", "gae")
@@ -102,10 +104,11 @@ class Config:
     tune: TuneConfig = TuneConfig()
 
     def variant(self, name: str) -> TrainConfig:
+        check_name("variant", name)  # before it becomes a path
         if name not in self.variants:
             raise ConfigError(
                 f"variants: no variant named {name!r}; the variants in params.yaml are "
-                f"{', '.join(sorted(self.variants))}"
+                f"{show(', '.join(sorted(self.variants)))}"
             )
         return self.variants[name]
 
@@ -155,9 +158,12 @@ def _check_type(key: str, value: Any, kind, optional: bool = False) -> Any:
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
-    if not ok or (kind is float and not math.isfinite(value)):
+    if ok and kind is float and not math.isfinite(value):
+        allowed = "a finite number" + (" or null" if optional else "")
+        raise ConfigError(f"{key}: got {value!r}; expected {allowed}")
+    if not ok:
         allowed = _type_name(kind) + (" or null" if optional else "")
-        raise ConfigError(f"{key}: got {value!r} ({type(value).__name__}); expected {allowed}")
+        raise ConfigError(f"{key}: got {show(value)} ({type(value).__name__}); expected {allowed}")
     return value
 
 
@@ -165,7 +171,7 @@ def _section(name: str, raw: Any, cls, types: dict[str, tuple[type, bool]]):
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{name}: got {raw!r}; expected a mapping of keys to values")
+        raise ConfigError(f"{name}: got {show(raw)}; expected a mapping of keys to values")
     fields = _fields(cls)
     for key in raw:
         if key not in fields:
@@ -200,7 +206,7 @@ _TRAIN_TYPES = {
 
 def _require(condition: bool, key: str, value: Any, allowed: str) -> None:
     if not condition:
-        raise ConfigError(f"{key}: got {value!r}; allowed: {allowed}")
+        raise ConfigError(f"{key}: got {show(value)}; allowed: {allowed}")
 
 
 # The widest hidden layer accepted: 512 times the article's 128. A seed holds its policy
@@ -209,6 +215,20 @@ def _require(condition: bool, key: str, value: Any, allowed: str) -> None:
 # CartPole episode alone takes 0.25 GiB of activations, and the step time grows with the
 # width. A wider value is almost surely a typo, and would only fail later, or hang.
 MAX_HIDDEN_DIM = 65536
+# Sizes that would otherwise exhaust memory or time before anything useful is written.
+# Seeds: each is a process's worth of training and a row group in every table; 10,000 is
+# a thousand times the default.
+MAX_SEEDS = 10_000
+# Episodes: curves.csv holds a row per seed and episode (1,000,000 x 10 seeds is about
+# 300 MB of CSV); evaluation keeps every episode's return.
+MAX_EPISODES = 1_000_000
+MAX_EVAL_EPISODES = 1_000_000
+# The bootstrap holds resamples x seeds floats per statistic (and per curve point in
+# bands): 1,000,000 resamples, and at most 20,000,000 resampled values (160 MB) in all.
+MAX_BOOTSTRAP_RESAMPLES = 1_000_000
+MAX_BOOTSTRAP_VALUES = 20_000_000
+# Passes over each episode per update: beyond this an update is a typo, not a setting.
+MAX_UPDATE_EPOCHS = 1000
 
 
 def _network_memory(hidden_dim: int) -> str:
@@ -220,7 +240,8 @@ def _network_memory(hidden_dim: int) -> str:
 
 
 def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
-    _require(train.episodes >= 1, f"{name}.episodes", train.episodes, "an integer >= 1")
+    _require(1 <= train.episodes <= MAX_EPISODES, f"{name}.episodes", train.episodes,
+             f"an integer >= 1 and <= {MAX_EPISODES:,} (curves.csv holds a row per episode)")
     _require(0 < train.gamma <= 1, f"{name}.gamma", train.gamma, "a number in (0, 1]")
     _require(train.lr > 0, f"{name}.lr", train.lr, "a number > 0")
     _require(train.critic_lr > 0, f"{name}.critic_lr", train.critic_lr, "a number > 0")
@@ -235,8 +256,8 @@ def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
              "a number >= 0")
     _require(train.grad_clip_norm is None or train.grad_clip_norm > 0,
              f"{name}.grad_clip_norm", train.grad_clip_norm, "null or a number > 0")
-    _require(train.episodes_per_update >= 1, f"{name}.episodes_per_update",
-             train.episodes_per_update, "an integer >= 1")
+    _require(1 <= train.episodes_per_update <= train.episodes, f"{name}.episodes_per_update",
+             train.episodes_per_update, f"an integer >= 1 and <= {name}.episodes")
     _require(train.advantage in ADVANTAGES, f"{name}.advantage", train.advantage,
              " | ".join(ADVANTAGES))
     _require(train.advantage != "gae" or train.baseline == "value", f"{name}.advantage",
@@ -248,10 +269,10 @@ def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
              "false with advantage: gae (use normalize_advantages)")
     _require(0 <= train.gae_lambda <= 1, f"{name}.gae_lambda", train.gae_lambda,
              "a number in [0, 1]")
-    _require(train.update_epochs >= 1, f"{name}.update_epochs", train.update_epochs,
-             "an integer >= 1")
-    _require(train.minibatches >= 1, f"{name}.minibatches", train.minibatches,
-             "an integer >= 1")
+    _require(1 <= train.update_epochs <= MAX_UPDATE_EPOCHS, f"{name}.update_epochs",
+             train.update_epochs, f"an integer >= 1 and <= {MAX_UPDATE_EPOCHS}")
+    _require(1 <= train.minibatches <= MAX_UPDATE_EPOCHS, f"{name}.minibatches",
+             train.minibatches, f"an integer >= 1 and <= {MAX_UPDATE_EPOCHS}")
     _require(train.clip_ratio is None or train.clip_ratio > 0, f"{name}.clip_ratio",
              train.clip_ratio, "null or a number > 0")
     return train
@@ -260,11 +281,13 @@ def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
 def _validate_seeds(raw: Any, key: str = "seeds") -> tuple[int, ...]:
     allowed = "a non-empty list of distinct integers >= 0"
     _require(isinstance(raw, list) and len(raw) > 0, key, raw, allowed)
+    _require(len(raw) <= MAX_SEEDS, key, f"{len(raw):,} seeds", f"at most {MAX_SEEDS:,} seeds "
+             "(each is a training run and a row group of every table)")
     for seed in raw:
         _require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
                  key, seed, allowed)
-    duplicates = sorted({s for s in raw if raw.count(s) > 1})
-    _require(not duplicates, key, raw, f"{allowed} (repeated: {duplicates})")
+    duplicates = sorted(s for s, count in Counter(raw).items() if count > 1)
+    _require(not duplicates, key, raw, f"{allowed} (repeated: {show(duplicates)})")
     # numpy's SeedSequence and gymnasium's reset take any integer >= 0, but torch's
     # manual_seed is 64-bit.
     _require(max(raw) < 2**63, key, max(raw), "integers < 2**63")
@@ -291,6 +314,7 @@ def _validate_tune(raw: Any, seeds: tuple[int, ...], variants_raw: dict, train_r
              f"seeds disjoint from the reporting seeds {list(seeds)} (both hold {shared})")
     search = {}
     for name, space in search_raw.items():
+        check_name("tune.search", name)
         key = f"tune.search.{name}"
         _require(name in variants, key, name,
                  f"a variant of params.yaml ({', '.join(sorted(variants))})")
@@ -333,10 +357,11 @@ def _validate_env(env: EnvConfig) -> EnvConfig:
     return env
 
 
-def parse_config(raw: Any, check_env: bool = True) -> Config:
-    """Build a validated Config from the parsed YAML of params.yaml."""
+def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") -> Config:
+    """Build a validated Config from the parsed YAML of params.yaml (named source)."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"params.yaml: got {raw!r}; expected a mapping of sections")
+        what = "an empty file" if raw is None else show(raw)
+        raise ConfigError(f"{source}: got {what}; expected a mapping of sections")
     sections = {"env", "seeds", "train", "variants", "evaluate", "report", "compute", "tune"}
     for key in raw:
         if key not in sections:
@@ -358,9 +383,7 @@ def parse_config(raw: Any, check_env: bool = True) -> Config:
              "a non-empty mapping of variant name -> overrides of train keys")
     variants = {}
     for name, overrides in variants_raw.items():
-        _require(isinstance(name, str) and name and "." not in name and "/" not in name
-                 and name.strip() == name, "variants", name,
-                 "names without '.', '/' or surrounding spaces (DVC reads '.' as nesting)")
+        check_name("variants", name)
         key = f"variants.{name}"
         if overrides is None:
             overrides = {}
@@ -374,7 +397,8 @@ def parse_config(raw: Any, check_env: bool = True) -> Config:
 
     evaluate = _section("evaluate", raw.get("evaluate"), EvaluateConfig, {
         "episodes": (int, False), "seed_offset": (int, False), "policy": (str, False)})
-    _require(evaluate.episodes >= 1, "evaluate.episodes", evaluate.episodes, "an integer >= 1")
+    _require(1 <= evaluate.episodes <= MAX_EVAL_EPISODES, "evaluate.episodes",
+             evaluate.episodes, f"an integer >= 1 and <= {MAX_EVAL_EPISODES:,}")
     _require(evaluate.seed_offset >= 0, "evaluate.seed_offset", evaluate.seed_offset,
              "an integer >= 0")
     _require(evaluate.policy in EVAL_POLICIES, "evaluate.policy", evaluate.policy,
@@ -390,8 +414,14 @@ def parse_config(raw: Any, check_env: bool = True) -> Config:
         "ci": (float, False), "bootstrap_resamples": (int, False),
         "bootstrap_seed": (int, False), "smoothing_window": (int, False)})
     _require(0 < report.ci < 1, "report.ci", report.ci, "a number in (0, 1)")
-    _require(report.bootstrap_resamples >= 1, "report.bootstrap_resamples",
-             report.bootstrap_resamples, "an integer >= 1")
+    _require(1 <= report.bootstrap_resamples <= MAX_BOOTSTRAP_RESAMPLES,
+             "report.bootstrap_resamples", report.bootstrap_resamples,
+             f"an integer >= 1 and <= {MAX_BOOTSTRAP_RESAMPLES:,}")
+    most_seeds = max(len(seeds), len(tune.seeds))
+    _require(report.bootstrap_resamples * most_seeds <= MAX_BOOTSTRAP_VALUES,
+             "report.bootstrap_resamples", report.bootstrap_resamples,
+             f"at most {MAX_BOOTSTRAP_VALUES // most_seeds:,} with {most_seeds} seeds "
+             f"(the bootstrap holds resamples x seeds values: at most {MAX_BOOTSTRAP_VALUES:,})")
     _require(report.bootstrap_seed >= 0, "report.bootstrap_seed", report.bootstrap_seed,
              "an integer >= 0")
     _require(report.smoothing_window >= 1, "report.smoothing_window", report.smoothing_window,
@@ -413,15 +443,59 @@ def parse_config(raw: Any, check_env: bool = True) -> Config:
                   report=report, compute=compute, tune=tune)
 
 
-def load_config(path: str | Path = "params.yaml", check_env: bool = True) -> Config:
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key written twice in one mapping, as DVC does
+    (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class says so
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {show(key)}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one line: what, and where."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return f"{problem}{where}"
+
+
+def read_params(path: str | Path) -> Any:
+    """The parsed YAML of a params file, every way it cannot be read as one line."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; expected a params file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be params") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    return parse_config(raw, check_env=check_env)
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
+
+
+def load_config(path: str | Path = "params.yaml", check_env: bool = True) -> Config:
+    raw = read_params(path)
+    try:
+        return parse_config(raw, check_env=check_env, source=str(path))
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be params") from None
 
 
 def tuning_results_path(root: str | Path, name: str) -> Path:

@@ -7,3 +7,11 @@ class ConfigError(ValueError):
 
 class DataError(ValueError):
     """An input file of a stage (another stage's output) that cannot be read as promised."""
+
+
+class TrainingDiverged(DataError):
+    """A training run whose losses or weights became non-finite (a step too large)."""
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process that died (killed, out of memory) before it sent its result."""

@@ -13,6 +13,7 @@ import torch
 
 from reinforce.backends import LocalBackend, RayBackend
 from reinforce.config import EvaluateConfig
+from reinforce.errors import DataError
 from reinforce.outputs import EVAL_COLUMNS
 from reinforce.policy import (
     GumbelStreams,
@@ -32,8 +33,27 @@ def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],
     env starts from seed cfg.seed_offset + k. Returns rows (seed, episode, return).
     The seeds run in this process, or in groups as the given backend splits them."""
     # The checkpoints travel as bytes: a Ray node need not see train_dir.
-    checkpoints = {seed: policy_path(train_dir, seed).read_bytes() for seed in seeds}
+    checkpoints = {seed: read_checkpoint(policy_path(train_dir, seed)) for seed in seeds}
     return evaluate_checkpoints(checkpoints, env_id, seeds, cfg, backend, label)
+
+
+def read_checkpoint(path: Path) -> bytes:
+    """A checkpoint's bytes, once they load as a policy (torch.load with weights_only):
+    a missing or corrupt file is one line here, not a traceback in a worker."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: not found; run `dvc repro` (its train stage) to make it"
+                        ) from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror})") from None
+    try:
+        load_policy(io.BytesIO(data))
+    except Exception as err:  # noqa: BLE001  (torch raises many kinds on a bad file)
+        kind = type(err).__name__
+        raise DataError(f"{path}: not a policy checkpoint of this pipeline ({kind}); run "
+                        "`dvc repro --force` for its train stage to remake it") from None
+    return data
 
 
 def evaluate_checkpoints(checkpoints: dict[int, bytes], env_id: str, seeds: Sequence[int],

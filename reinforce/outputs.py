@@ -15,6 +15,8 @@ from importlib import metadata
 from pathlib import Path
 
 from reinforce import NUMERIC_PINS
+from reinforce.errors import ConfigError
+from reinforce.names import show
 
 FINGERPRINT_FILE = "environment.json"
 # The columns of a variant's runs/<variant>/train/curves.csv and eval/eval.csv: written by
@@ -55,13 +57,49 @@ def write_atomic(path: str | Path, data: bytes | str) -> None:
         raise
 
 
+def _holds_cwd_or_repo(path: Path) -> bool:
+    """Whether path is the working folder, one above it, or holds a git repository."""
+    resolved, here = path.resolve(), Path.cwd().resolve()
+    return resolved == here or resolved in here.parents or (path / ".git").exists()
+
+
+def check_output_folder(path: str | Path, stage: str, owns) -> None:
+    """Refuse (one-line ConfigError, key --out) an output folder that replacing would
+    destroy something else: the working folder or one above it, a repository, a file, or a
+    non-empty folder holding a name that owns(name) says this stage never writes. Also
+    refuse a parent this process cannot write into, before any work."""
+    path = Path(path)
+    if _holds_cwd_or_repo(path):
+        raise ConfigError(f"--out: got {show(str(path))}; allowed: a new folder or a previous "
+                          f"output of {stage}, never the working folder, one above it or a "
+                          "repository")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out: got {show(str(path))}; it is a file; allowed: a folder")
+    if path.is_dir():
+        foreign = sorted(p.name for p in path.iterdir() if not owns(p.name))
+        if foreign:
+            raise ConfigError(
+                f"--out: got {show(str(path))}; it holds {show(foreign)}, which {stage} never "
+                f"writes; allowed: a new or empty folder, or a previous output of {stage}")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out: got {show(str(path))}; {parent} is not writable; nothing "
+                          "was run")
+
+
 @contextmanager
 def atomic_directory(path: str | Path):
     """Yield a temporary folder beside path; on success it replaces path as a whole.
 
     A crash or Ctrl-C leaves only a hidden `.tmp-*` folder, which the next run removes.
+    Never replaces the working folder, one above it, or a folder holding a repository.
     """
     path = Path(path)
+    if _holds_cwd_or_repo(path):
+        raise ConfigError(f"{path}: refusing to replace the working folder, one above it or a "
+                          "repository with an output")
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f"{_TEMP_PREFIX}{path.name}.*"):
         shutil.rmtree(stale, ignore_errors=True)

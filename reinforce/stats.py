@@ -41,6 +41,7 @@ from statsmodels.tools import sm_exceptions  # noqa: F401
 
 from reinforce.config import REFERENCE_VARIANT
 from reinforce.errors import DataError
+from reinforce.inputs import check_runs, read_table
 from reinforce.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
 ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
@@ -456,17 +457,7 @@ class VariantRuns:
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    if not path.exists():
-        raise DataError(f"{path}: not found; run `dvc repro` to make it")
-    frame = pd.read_csv(path)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: missing columns {missing}; expected {list(columns)}")
-    if frame.empty:
-        raise DataError(f"{path}: no rows")
-    if frame[list(columns)].isna().any().any():
-        raise DataError(f"{path}: empty or non-numeric values")
-    return frame
+    return read_table(path, columns)  # reinforce/inputs.py: every way a file can be off
 
 
 def read_variant(runs_dir: str | Path, name: str) -> VariantRuns:
@@ -636,6 +627,7 @@ def aggregate_outputs(config, root: str | Path = ".",
     reports/tables/*.csv. `chosen`: {variant: {train key: value}} of the tuned variants,
     written beside their numbers in both JSON files."""
     runs = read_runs(Path(root) / "runs", list(config.variants))
+    check_runs(runs, config, root)  # against params.yaml: seeds, episode counts
     settings = BootstrapSettings.from_config(config.report)
     statistics, seeds = aggregate(runs, config.env.solve_window,
                                   config.env.solved_threshold, settings)

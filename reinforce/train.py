@@ -15,6 +15,7 @@ and weights are the same bytes whether it trains alone or beside other seeds.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from torch.optim.adam import adam as functional_adam
 from reinforce.backends import LocalBackend, RayBackend
 from reinforce.config import TrainConfig
 from reinforce.envs import check_env_id
+from reinforce.errors import TrainingDiverged
 from reinforce.outputs import CURVE_COLUMNS
 from reinforce.policy import (
     GumbelStreams,
@@ -301,6 +303,21 @@ def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
     return float(np.mean(losses))
 
 
+def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConfig) -> None:
+    """Stop (TrainingDiverged, one line) when an update's loss or the weights it left are
+    not finite: every later update and the saved policy would be NaN. Reads values only."""
+    nets = [learner.policy] + ([] if learner.critic is None else [learner.critic])
+    finite_weights = all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
+    if math.isfinite(loss) and finite_weights:
+        return
+    what = f"the policy loss is {loss}" if not math.isfinite(loss) else "the weights are not finite"
+    rates = f"lr {cfg.lr:g}" + (f", critic_lr {cfg.critic_lr:g}" if learner.critic else "")
+    clip = "" if cfg.grad_clip_norm is not None else ", or set grad_clip_norm"
+    raise TrainingDiverged(f"seed {learner.seed}, episode {episode}: {what} after an update; "
+                           f"the training diverged, most likely a step too large ({rates}): "
+                           f"lower it{clip}")
+
+
 @dataclass
 class TrainResult:
     curves: pd.DataFrame              # seed, episode, return, length, loss
@@ -329,6 +346,7 @@ def train_seeds(cfg: TrainConfig, env_id: str, obs_dim: int, n_actions: int,
         if len(learner.pending) == cfg.episodes_per_update or \
                 len(learner.rows) + 1 == cfg.episodes:
             loss = update_seed(learner, cfg)
+            check_finite(learner, loss, len(learner.rows) + 1, cfg)
             stack.refresh(k, learner.policy)
         episode_return = float(episode.rewards.sum())
         learner.rows.append((len(learner.rows) + 1, episode_return, len(episode.rewards), loss))
@@ -352,8 +370,11 @@ def train_variant(cfg: TrainConfig, env_id: str, seeds: Sequence[int], workers: 
     obs_dim, n_actions = check_env_id(env_id)
     backend = backend or LocalBackend(workers)
     start = time.perf_counter()
-    groups = backend.map(partial(train_seeds, cfg, env_id, obs_dim, n_actions), seeds,
-                         Progress(label, cfg.episodes * len(seeds)))
+    try:
+        groups = backend.map(partial(train_seeds, cfg, env_id, obs_dim, n_actions), seeds,
+                             Progress(label, cfg.episodes * len(seeds)))
+    except TrainingDiverged as err:
+        raise TrainingDiverged(f"{label}: {err}") from None
     seconds = time.perf_counter() - start
     rows = sorted(row for group_rows, _, _ in groups for row in group_rows)
     checkpoints = {seed: data for _, group_checkpoints, _ in groups

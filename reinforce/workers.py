@@ -17,6 +17,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from reinforce.errors import ConfigError, DataError, WorkerFailed
+
 Report = Callable[[float], None]
 
 
@@ -114,6 +116,8 @@ def _worker(func, group, results: Connection) -> None:
         result = func(group, report)
         results.send(("progress", list(batch)))
         results.send(("done", result))
+    except (ConfigError, DataError) as err:  # one line: the parent raises it as it is
+        results.send(("refused", err))
     except BaseException:  # noqa: BLE001  (sent to the parent, which raises it)
         results.send(("error", traceback.format_exc()))
     finally:
@@ -152,11 +156,14 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
                 kind, payload = reader.recv()
             except EOFError:
                 processes[index].join(timeout=1)
-                raise RuntimeError(f"worker for seeds {groups[index]} died "
-                                   f"(exit code {processes[index].exitcode})") from None
+                raise WorkerFailed(f"the worker process for seeds {groups[index]} died "
+                                   f"(exit code {processes[index].exitcode}: killed, or out "
+                                   "of memory); nothing was written") from None
             if kind == "progress":
                 for episode_return in payload:
                     progress.update(episode_return)
+            elif kind == "refused":
+                raise payload
             elif kind == "done":
                 results[index] = payload
                 pending.discard(index)

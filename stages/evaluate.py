@@ -11,8 +11,8 @@ from reinforce.backends import open_backend
 from reinforce.cli import stage_main
 from reinforce.config import load_config
 from reinforce.evaluate import evaluate_policies
-from reinforce.outputs import (atomic_directory, fingerprint_mismatch, log_path, write_atomic,
-                               write_fingerprint)
+from reinforce.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
+                               fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
 
 
 @stage_main("evaluate")
@@ -25,6 +25,8 @@ def main(argv):
     cfg = load_config(args.params)
     cfg.variant(args.variant)
     train_dir = f"runs/{args.variant}/train"
+    check_output_folder(f"runs/{args.variant}/eval", "evaluate",
+                        lambda name: name in ("eval.csv", FINGERPRINT_FILE))
     if (note := fingerprint_mismatch(train_dir)):
         print(f"evaluate@{args.variant}: note: {note}", flush=True)
 

@@ -7,14 +7,22 @@ wall-clock figures go to the git-ignored logs/train-<variant>.json.
 
 import argparse
 import json
+import re
 
 from reinforce.backends import open_backend
 from reinforce.cli import stage_main
 from reinforce.config import load_config
-from reinforce.outputs import (atomic_directory, container_identity, environment_fingerprint,
+from reinforce.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
+                               container_identity, environment_fingerprint,
                                fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
 from reinforce.policy import policy_path
 from reinforce.train import train_variant
+
+
+def written_here(name: str) -> bool:
+    """Whether this stage writes a file of that name into its output folder."""
+    return name in ("curves.csv", FINGERPRINT_FILE) or re.fullmatch(
+        r"policy_seed\d+\.pt", name) is not None
 
 
 @stage_main("train")
@@ -29,6 +37,7 @@ def main(argv):
     # the variant as written in params.yaml, with the values `select` chose on tune.seeds
     train_cfg = cfg.trained_variant(args.variant, cfg.selected_values(".", args.variant))
     out = args.out or f"runs/{args.variant}/train"
+    check_output_folder(out, "train", written_here)  # before the work, not after it
     if (note := fingerprint_mismatch(out)):
         print(f"train@{args.variant}: note: {note}", flush=True)
 

@@ -9,7 +9,8 @@ import argparse
 from reinforce.backends import open_backend
 from reinforce.cli import stage_main
 from reinforce.config import load_config, tuning_results_path
-from reinforce.outputs import atomic_directory, write_atomic, write_fingerprint
+from reinforce.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
+                               write_atomic, write_fingerprint)
 from reinforce.stats import summarize_candidates, table_csv
 from reinforce.tuning import tune_variant
 
@@ -23,6 +24,8 @@ def main(argv):
 
     cfg = load_config(args.params)
     space = cfg.search_space(args.variant)
+    check_output_folder(tuning_results_path(".", args.variant).parent, "tune",
+                        lambda name: name in ("results.csv", FINGERPRINT_FILE))
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
         if (line := backend.summary()):
             print(f"tune@{args.variant}: {line}", flush=True)

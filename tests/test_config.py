@@ -48,7 +48,7 @@ BAD = [
      ["variants.article.learning_rate", "unknown key"]),
     (with_change("variants.fast", {"lr": -1}), ["variants.fast.lr", "-1", "> 0"]),
     (with_change("variants", {}), ["variants", "non-empty"]),
-    (dict(tiny_params(), variants={"lr-0.001": {"lr": 0.001}}), ["variants", "lr-0.001", "'.'"]),
+    (dict(tiny_params(), variants={"lr-0.001": {"lr": 0.001}}), ["variants", "lr-0.001", "letters, digits"]),
     (with_change("evaluate.episodes", 0), ["evaluate.episodes", "0", ">= 1"]),
     (with_change("evaluate.policy", "best"), ["evaluate.policy", "'best'", "greedy | sample"]),
     (with_change("evaluate.seed_offset", 1), ["evaluate.seed_offset", "1",
