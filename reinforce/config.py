@@ -311,7 +311,8 @@ def _validate_tune(raw: Any, seeds: tuple[int, ...], variants_raw: dict, train_r
                  "a non-empty list of seeds to tune on when tune.search is set")
     shared = sorted(set(tune_seeds) & set(seeds))
     _require(not shared, "tune.seeds", list(tune_seeds),
-             f"seeds disjoint from the reporting seeds {list(seeds)} (both hold {shared})")
+             f"seeds disjoint from the reporting seeds {show(list(seeds))} (both hold "
+             f"{show(shared)})")
     search = {}
     for name, space in search_raw.items():
         check_name("tune.search", name)
@@ -408,7 +409,7 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
     overlap = sorted(training_seeds & {evaluate.seed_offset + s for s in training_seeds})
     _require(not overlap, "evaluate.seed_offset", evaluate.seed_offset,
              f"an offset whose evaluation seeds (seed_offset + seed) avoid the training seeds"
-             f" (seeds and tune.seeds); {overlap} would be used for both")
+             f" (seeds and tune.seeds); {show(overlap)} would be used for both")
 
     report = _section("report", raw.get("report"), ReportConfig, {
         "ci": (float, False), "bootstrap_resamples": (int, False),

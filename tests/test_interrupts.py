@@ -185,7 +185,7 @@ def test_ctrl_c_of_dvc_repro_stops_at_once_and_leaves_nothing_complete(tmp_path,
     # stage dies of SIGINT after cleaning up, so DVC reports -2 whichever shell it uses.
     assert rest == ["train: interrupted; no output written",
                     "ERROR: failed to reproduce 'train@article': failed to run: "
-                    "python -m stages.train article, exited with -2"], rest
+                    "python -m stages.train 'article', exited with -2"], rest
     assert "Traceback" not in "".join(before + rest)
     # The stage and its helpers (beside them a shell, where it waits rather than execs).
     assert len(stage) == (2 if fork_is_safe() else 4) and set(stage) <= set(children)
