@@ -132,7 +132,10 @@ def test_dvc_yaml_plots_point_at_what_the_plot_stage_writes(project):
             json.loads(content)
 
 
-def test_edge_cases_plot_without_crash(tmp_path):
+def test_edge_cases_plot_without_crash(tmp_path, monkeypatch):
+    # A variant with fewer seeds than params.yaml cannot come from the pipeline (aggregate
+    # refuses it: tests/test_safety.py); the statistics and figures still handle one seed.
+    monkeypatch.setattr("reinforce.stats.check_runs", lambda *args: None)
     make_runs(tmp_path, {"article": {}, "solo": {"lr": 0.1}, "flat": {"lr": 0.2}},
               seeds=(0, 1, 2), episodes=8, one_seed="solo", flat="flat")  # 8 < window
     run_stages(tmp_path)
