@@ -69,9 +69,18 @@ def kaplan_meier(times: Sequence[float], solved: Sequence[bool],
 
 
 def _first_time(grid: np.ndarray, survival: np.ndarray) -> float | None:
-    """The first time at which the survival curve is at or below one half."""
+    """The first time at which the survival curve is at or below one half; where it is
+    exactly one half, the midpoint to its next drop (R's survfit rule, which makes the
+    median of uncensored times the usual median)."""
     hits = np.flatnonzero(survival <= 0.5 + 1e-12)
-    return float(grid[hits[0]]) if len(hits) else None
+    if not len(hits):
+        return None
+    first = hits[0]
+    if abs(survival[first] - 0.5) <= 1e-12:
+        drops = np.flatnonzero(survival[first + 1:] < survival[first] - 1e-12)
+        if len(drops):
+            return float((grid[first] + grid[first + 1 + drops[0]]) / 2)
+    return float(grid[first])
 
 
 def logrank(x_times, x_solved, y_times, y_solved) -> dict:
