@@ -148,7 +148,8 @@ def extend_statistics(config, statistics: dict, seeds: pd.DataFrame,
         entry["time_to_solve"] = {
             unit: survival.kaplan_meier(*_times(table, column, budget), confidence=ci)
             for unit, (column, budget) in SURVIVAL_TIMES.items()}
-        entry["cost"] = {"env_steps": int(table["env_steps"].sum()),
+        entry["cost"] = {"episodes_per_seed": float(table["episodes"].mean()),
+                         "env_steps": int(table["env_steps"].sum()),
                          "gradient_steps": int(table["gradient_steps"].sum()),
                          "env_steps_per_seed": float(table["env_steps"].mean()),
                          "gradient_steps_per_seed": float(table["gradient_steps"].mean())}
