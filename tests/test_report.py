@@ -201,7 +201,8 @@ def test_report_states_the_comparisons_and_power(project):
     full = json.loads((project / "reports/statistics.json").read_text())
     assert "## Comparisons with article" in text and "## Power" in text
     assert f"over the {full['tests']['family_size']} p-values" in text
-    verdicts = [line for line in text.splitlines() if line.startswith("- `")]
+    comparisons = text.split("## Comparisons with article")[1].split("## Power")[0]
+    verdicts = [line for line in comparisons.splitlines() if line.startswith("- `")]
     assert [line.split("`")[1] for line in verdicts] == ["value-baseline", "lr-1e-3"]
     for name in ("value-baseline", "lr-1e-3"):
         c = full["variants"][name]["comparison"]
@@ -210,4 +211,4 @@ def test_report_states_the_comparisons_and_power(project):
         assert f"{c['welch']['t']:.2f}" in row
     metrics = json.loads((project / "metrics.json").read_text())
     assert set(metrics["article"]) == {"iqm", "iqm_low", "iqm_high", "solve_rate",
-                                       "episodes_to_solve", "n_seeds"}
+                                       "episodes_to_solve", "n_seeds", "steps_to_solve"}

@@ -288,7 +288,8 @@ def verdict(row: dict, statistics: dict) -> str:
     """The row's verdict: established (Holm-corrected p below alpha) and which way, the
     ceiling for a final return that cannot separate the variants, or not established."""
     if row["p"] is None:
-        return "no test (no variance, or no seed solved)"
+        return ("no test: no seed solved while both variants had seeds in training"
+                if row["test"] == "logrank" else "no test: no variance in either variant")
     if row["significant"]:
         return f"established: {direction(row)}"
     if row["metric"] == "final_return":
