@@ -104,6 +104,13 @@ def test_report_markdown(project):
     for name in report.FIGURES:
         assert f"(figures/{name}.png)" in text
     assert "nan" not in text.lower()
+    # the claims come first, a row per test of every variant against the reference
+    assert text.index("## Claims") < text.index("## Variants") < text.index("## Cost")
+    table = text.split("## Claims")[1].split("What the seeds establish")[0]
+    assert sum(line.startswith("| lr-1e-3 |") for line in table.splitlines()) == 7
+    assert "time to solve (env steps)" in table and "log-rank" in table
+    full = json.loads((project / "reports/statistics.json").read_text())
+    assert f"the {full['tests']['family_size']} tests of this table" in text
 
 
 def test_dvc_plots_data_is_long_format_for_any_variant(project):
