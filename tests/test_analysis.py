@@ -275,7 +275,7 @@ def test_select_prints_the_warnings_and_writes_the_same_selection(tmp_path, caps
     finally:
         os.chdir(cwd)
     out = capsys.readouterr().out
-    assert "select: tuned: lr=0.001" in out
+    assert "; tuned: lr=0.001" in out
     assert "select: warning: tuned: 2 of 3 candidates tie" in out
     assert "select: warning: tuned: the chosen lr=0.001 is the smallest value" in out
     assert json.loads((tmp_path / "tuning/selected/tuned.json").read_text())["values"] == {
