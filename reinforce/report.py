@@ -788,6 +788,14 @@ def verdict(data: ReportData, name: str) -> str:
                         for t in stats.TESTS if c[t]["p_holm"] is None)
     diff = c["mean_difference"]
     direction = "higher" if diff > 0 else "lower"
+    ceiling = data.metrics[name].get("claims", {}).get("final_return", {}).get("ceiling")
+    if ceiling and ceiling["bound"] and not significant:
+        (a, b), (k, m) = ceiling["at_ceiling"], ceiling["seeds"]
+        tests = (f"no test is significant after Holm correction ({adjusted})" if tested
+                 else "no test is possible")
+        return (f"**final return cannot separate them**: both at the cap "
+                f"({ceiling['ceiling']:g}) on {a}/{k} and {b}/{m} seeds, where more seeds "
+                f"cannot help; {tests}. See the Claims for the metrics that can.")
     if not tested:
         return f"no test possible: {missing}."
     if len(significant) == len(tested):
@@ -805,13 +813,6 @@ def verdict(data: ReportData, name: str) -> str:
         return (f"**tentative**: only {TEST_NAMES[significant[0]]} is significant at "
                 f"{alpha:g} after Holm correction ({adjusted}); "
                 f"{TEST_NAMES[other[0]]} is not. Mean difference {diff:+.1f}.")
-    ceiling = data.metrics[name].get("claims", {}).get("final_return", {}).get("ceiling")
-    if ceiling and ceiling["bound"]:
-        (a, b), (k, m) = ceiling["at_ceiling"], ceiling["seeds"]
-        return (f"**final return cannot separate them**: both at the cap "
-                f"({ceiling['ceiling']:g}) on {a}/{k} and {b}/{m} seeds, where more seeds "
-                f"cannot help; no test is significant after Holm correction ({adjusted}). "
-                "See the Claims for the metrics that can.")
     seeds = f"{n} seed" if n == 1 else f"{n} seeds"
     text = (f"**not established with {seeds}**: no test is significant at {alpha:g} "
             f"after Holm correction ({adjusted}).")

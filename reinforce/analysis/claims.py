@@ -287,9 +287,6 @@ def direction(row: dict) -> str:
 def verdict(row: dict, statistics: dict) -> str:
     """The row's verdict: established (Holm-corrected p below alpha) and which way, the
     ceiling for a final return that cannot separate the variants, or not established."""
-    if row["p"] is None:
-        return ("no test: no seed solved while both variants had seeds in training"
-                if row["test"] == "logrank" else "no test: no variance in either variant")
     if row["significant"]:
         return f"established: {direction(row)}"
     if row["metric"] == "final_return":
@@ -298,6 +295,9 @@ def verdict(row: dict, statistics: dict) -> str:
             (a, b), (n, m) = note["at_ceiling"], note["seeds"]
             return (f"cannot separate: both at the cap ({note['ceiling']:g}) on {a}/{n} "
                     f"and {b}/{m} seeds")
+    if row["p"] is None:
+        return ("no test: no seed solved while both variants had seeds in training"
+                if row["test"] == "logrank" else "no test: no variance in either variant")
     return "not established"
 
 
