@@ -837,12 +837,14 @@ def comparison_lines(data: ReportData) -> list[str]:
     ci = f"{cfg.report.ci:.0%}"
     alpha, power = tests.get("alpha", stats.ALPHA), tests.get("power", stats.POWER)
     family = tests.get("family_size", 0)
+    over = ("the whole report (the Claims)" if data.statistics.get("claims")
+            else "this table (both tests of every variant)")
     lines = [f"## Comparisons with {ref}", "",
              f"Per-seed final returns of each variant against `{ref}`. Welch's t-test "
              "compares means without assuming equal variances; Mann-Whitney U compares "
              "ranks (U / (n1 n2) is P(improve)); both are two-sided. p: the test's own "
              f"p-value; Holm: corrected by Holm's method over the {family} p-values of "
-             f"{'the whole report (the Claims)' if data.statistics.get('claims') else 'this table (both tests of every variant)'}, "
+             f"{over}, "
              f"significant when below {alpha:g}. "
              "Hedges' g: the mean difference in pooled standard deviations, with a "
              f"{ci} percentile bootstrap CI over seeds.",

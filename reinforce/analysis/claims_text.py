@@ -139,7 +139,8 @@ def cost_markdown(statistics: dict, ci: float, order: list[str] | None = None) -
     for name in order or list(variants):
         entry = variants[name]
         cost, times = entry["cost"], entry["time_to_solve"]
-        lines.append(f"| {name} | {_time(cost['episodes_per_seed'], 'episodes')} | {cost['env_steps_per_seed']:,.0f} | "
+        lines.append(f"| {name} | {_time(cost['episodes_per_seed'], 'episodes')} | "
+                     f"{cost['env_steps_per_seed']:,.0f} | "
                      f"{_median(times['env_steps'], 'env_steps')} | "
                      f"{cost['gradient_steps_per_seed']:,.0f} | "
                      f"{_median(times['gradient_steps'], 'gradient_steps')} |")
