@@ -25,11 +25,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reinforce import stats  # noqa: E402
+from reinforce.analysis import claims_text, tuning_checks  # noqa: E402
 from reinforce.config import Config, changed_keys, tuning_results_path  # noqa: E402
 from reinforce.outputs import atomic_directory, write_atomic  # noqa: E402
 
 FIGURES = ("learning_curves", "final_performance", "p_improve", "episodes_to_solve",
-           "seed_grid", "performance_profile", "sensitivity")
+           "time_to_solve", "seed_grid", "performance_profile", "sensitivity")
 # Vega-Lite's default "tableau10", so `dvc plots show` uses the same colors as the figures
 PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2",
            "#ff9da6", "#9d755d", "#bab0ac")
@@ -84,6 +85,8 @@ class ReportData:
     chosen: dict[str, dict] = dataclasses.field(default_factory=dict)
     # tuning/search/<variant>/results.csv, for the tuned variants
     tuning: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    # reports/statistics.json as a whole (the claims and their tests)
+    statistics: dict = dataclasses.field(default_factory=dict)
 
     @property
     def variants(self) -> list[str]:
@@ -140,7 +143,8 @@ def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
                 raise stats.DataError(f"{path}: not found; run `dvc repro` to make it")
             tuning[name] = pd.read_csv(path)
     return ReportData(config=config, metrics=metrics, seeds=seeds, runs=runs, chosen=chosen,
-                      tuning=tuning, tests=statistics.get("tests", {}))
+                      tuning=tuning, tests=statistics.get("tests", {}),
+                      statistics=statistics)
 
 
 def smoothed_curves(data: ReportData) -> dict[str, dict]:
@@ -336,6 +340,42 @@ def plot_episodes_to_solve(data: ReportData):
     return fig
 
 
+def plot_time_to_solve(data: ReportData):
+    """Kaplan-Meier fraction of seeds solved against episodes and env steps, with bands;
+    a cross where a seed that never solved was censored (its budget)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    units = (("episodes", "episodes", "Training episodes"),
+             ("env_steps", "env_steps", "Environment steps"))
+    for ax, (unit, budget, xlabel) in zip(axes, units):
+        for name in data.variants:
+            km = data.metrics[name].get("time_to_solve", {}).get(unit)
+            if km is None:
+                continue
+            color = data.colors[name]
+            if km["ci_low"] is not None:
+                ax.fill_between(km["time"], km["ci_low"], km["ci_high"], step="post",
+                                color=color, alpha=0.15, linewidth=0)
+            ax.step(km["time"], km["solved"], where="post", color=color, linewidth=2,
+                    label=data.label(name))
+            rows = data.seeds[(data.seeds["variant"] == name) & ~data.seeds["solved"].astype(bool)]
+            if len(rows):
+                last = km["solved"][-1]
+                ax.plot(rows[budget].to_numpy(dtype=float), np.full(len(rows), last),
+                        marker="x", color=color, linestyle="none", markersize=7)
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlim(left=0)
+    axes[0].set_ylabel("Fraction of seeds solved (Kaplan-Meier)")
+    axes[1].plot([], [], marker="x", color="0.3", linestyle="none",
+                 label="never solved (censored at its budget)")
+    axes[1].legend(loc="lower right", fontsize=8)
+    ci = f"{data.config.report.ci:.0%}"
+    fig.suptitle(f"Time to solve on {data.config.env.id}, {data.seeds_phrase()}: Kaplan-Meier "
+                 f"estimate with its {ci} band", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def plot_seed_grid(data: ReportData):
     table = data.seeds.pivot(index="seed", columns="variant", values="final_return")
     table = table.reindex(columns=data.variants).sort_index()
@@ -486,6 +526,7 @@ def render_figures(data: ReportData, curves: dict[str, dict] | None = None
         "final_performance": lambda: plot_final_performance(data),
         "p_improve": lambda: plot_p_improve(data),
         "episodes_to_solve": lambda: plot_episodes_to_solve(data),
+        "time_to_solve": lambda: plot_time_to_solve(data),
         "seed_grid": lambda: plot_seed_grid(data),
         "performance_profile": lambda: plot_performance_profile(data),
         "sensitivity": lambda: plot_sensitivity(data),
@@ -560,6 +601,15 @@ FIGURE_CAPTIONS = {
                          "average return reaches the solved threshold. Seeds that never "
                          "get there are drawn as crosses in the 'not solved' row, and "
                          "count as 'never' in the median.",
+    "time_to_solve": "The fraction of seeds solved by each training episode (left) and each "
+                     "environment step (right): the Kaplan-Meier estimate, in which a seed "
+                     "that never solved counts until its own budget and no further "
+                     "(censored, a cross), with its pointwise band (Greenwood, log-log). "
+                     "A curve that rises earlier solves sooner; the log-rank tests of the "
+                     "Claims compare these curves. In env steps a seed that collapsed is "
+                     "censored early (its short episodes used few steps), so a variant "
+                     "with collapsed seeds can look as if all its seeds solved: read the "
+                     "episode panel for reliability.",
     "seed_grid": "Final return of every seed of every variant. A seed that collapsed or "
                  "never learned stands out as a dark cell.",
     "performance_profile": "For each threshold, the fraction of seeds whose final return "
@@ -589,6 +639,7 @@ def report_markdown(data: ReportData) -> str:
         "",
         "Made by `dvc repro` (stages `aggregate` and `plot`); do not edit by hand.",
         "",
+        *claims_text.claims_markdown(data.statistics, cfg.report.ci),
         "## Variants",
         "",
         "| variant | changes from the `train` defaults | seeds |",
@@ -633,6 +684,7 @@ def report_markdown(data: ReportData) -> str:
     lines += ["", "Per seed: `reports/tables/seeds.csv`; the headline numbers: "
               "`metrics.json`; every statistic: `reports/statistics.json` and "
               "`reports/tables/summary.csv`.", ""]
+    lines += claims_text.cost_markdown(data.statistics, cfg.report.ci, data.variants)
     lines += comparison_lines(data)
     lines += ["## Figures", ""]
     for name in FIGURES:
@@ -683,6 +735,13 @@ def tuning_markdown(data: ReportData) -> list[str]:
                          f"{row['solve_rate']:.0%} | "
                          f"{'not reached' if _missing(median) else f'{median:g}'} | "
                          f"{'**chosen**' if row['chosen'] else ''} |")
+    warnings = [w for name, results in data.tuning.items()
+                for w in tuning_checks.grid_warnings(
+                    name, cfg.search_space(name),
+                    stats.summarize_candidates(results, list(cfg.search_space(name))))]
+    if warnings:
+        lines += ["", "Warnings about these choices (also printed by `select`):", ""]
+        lines += [f"- {w}" for w in warnings]
     lines += ["", "The search, figure by figure: ![Sensitivity](figures/sensitivity.png) "
               "(also under Figures).", ""]
     return lines
@@ -729,6 +788,14 @@ def verdict(data: ReportData, name: str) -> str:
                         for t in stats.TESTS if c[t]["p_holm"] is None)
     diff = c["mean_difference"]
     direction = "higher" if diff > 0 else "lower"
+    ceiling = data.metrics[name].get("claims", {}).get("final_return", {}).get("ceiling")
+    if ceiling and ceiling["bound"] and not significant:
+        (a, b), (k, m) = ceiling["at_ceiling"], ceiling["seeds"]
+        tests = (f"no test is significant after Holm correction ({adjusted})" if tested
+                 else "no test is possible")
+        return (f"**final return cannot separate them**: both at the cap "
+                f"({ceiling['ceiling']:g}) on {a}/{k} and {b}/{m} seeds, where more seeds "
+                f"cannot help; {tests}. See the Claims for the metrics that can.")
     if not tested:
         return f"no test possible: {missing}."
     if len(significant) == len(tested):
@@ -770,12 +837,15 @@ def comparison_lines(data: ReportData) -> list[str]:
     ci = f"{cfg.report.ci:.0%}"
     alpha, power = tests.get("alpha", stats.ALPHA), tests.get("power", stats.POWER)
     family = tests.get("family_size", 0)
+    over = ("the whole report (the Claims)" if data.statistics.get("claims")
+            else "this table (both tests of every variant)")
     lines = [f"## Comparisons with {ref}", "",
              f"Per-seed final returns of each variant against `{ref}`. Welch's t-test "
              "compares means without assuming equal variances; Mann-Whitney U compares "
              "ranks (U / (n1 n2) is P(improve)); both are two-sided. p: the test's own "
              f"p-value; Holm: corrected by Holm's method over the {family} p-values of "
-             f"this table (both tests of every variant), significant when below {alpha:g}. "
+             f"{over}, "
+             f"significant when below {alpha:g}. "
              "Hedges' g: the mean difference in pooled standard deviations, with a "
              f"{ci} percentile bootstrap CI over seeds.",
              "",
@@ -812,10 +882,17 @@ def comparison_lines(data: ReportData) -> list[str]:
         mde, mdd = pw["min_detectable_effect"], pw["min_detectable_difference"]
         detect = "n/a" if mdd is None else f"{mdd:.1f} ({mde:.2f} sd)"
         needed = "n/a" if pw["seeds_needed"] is None else str(pw["seeds_needed"])
+        ceiling = data.metrics[name].get("claims", {}).get("final_return", {}).get("ceiling")
+        if ceiling and ceiling["bound"]:
+            (a, b), (k, m) = ceiling["at_ceiling"], ceiling["seeds"]
+            needed = f"none would do: at the cap on {a}/{k} and {b}/{m} seeds"
         lines.append(f"| {name} | {data.n_seeds(name)} vs {data.n_seeds(ref)} | "
                      f"{_num(pw['pooled_sd'])} | {detect} | {c['mean_difference']:+.1f} | "
                      f"{needed} |")
-    lines += ["", "n/a: undefined (fewer than 2 seeds, no variance, or no difference).", ""]
+    lines += ["", "n/a: undefined (fewer than 2 seeds, no variance, or no difference). At "
+              "the cap: most seeds of both variants reach the maximum return, where the "
+              "t-test's seeds-needed number means nothing (more seeds add more 500s).", ""]
+    lines += claims_text.power_markdown(data.statistics)
     return lines
 
 

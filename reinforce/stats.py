@@ -54,7 +54,8 @@ STATISTICS_PATH = "reports/statistics.json"
 # for the metric does not also match a parameter such as tune.seeds.
 HEADLINE = {"iqm": ("final_return", "iqm"), "iqm_low": ("final_return", "iqm_ci_low"),
             "iqm_high": ("final_return", "iqm_ci_high"), "solve_rate": ("solve_rate",),
-            "episodes_to_solve": ("episodes_to_solve", "median"), "n_seeds": ("seeds",)}
+            "episodes_to_solve": ("episodes_to_solve", "median"), "n_seeds": ("seeds",),
+            "steps_to_solve": ("time_to_solve", "env_steps", "median")}
 
 
 
@@ -550,8 +551,9 @@ def headline(statistics: dict, chosen: dict[str, dict] | None = None) -> dict:
         for key, path in HEADLINE.items():
             value = entry
             for part in path:
-                value = value[part]
-            row[key] = value
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is not None or path[0] in entry:  # absent: not computed (no extend)
+                row[key] = value
         if chosen and chosen.get(name):
             row["chosen"] = dict(chosen[name])
         out[name] = row
@@ -621,11 +623,14 @@ def _missing(value) -> bool:
 
 
 def aggregate_outputs(config, root: str | Path = ".",
-                      chosen: dict[str, dict] | None = None) -> dict[str, str]:
+                      chosen: dict[str, dict] | None = None,
+                      extend: Callable | None = None) -> dict[str, str]:
     """Read runs/ of every variant in params.yaml; return {relative path: text} for
     metrics.json (the headline), reports/statistics.json (everything) and
     reports/tables/*.csv. `chosen`: {variant: {train key: value}} of the tuned variants,
-    written beside their numbers in both JSON files."""
+    written beside their numbers in both JSON files. `extend(statistics, seeds, runs,
+    chosen) -> (statistics, seeds)`: the analyses above this module (reinforce.analysis)
+    add theirs before anything is written."""
     runs = read_runs(Path(root) / "runs", list(config.variants))
     check_runs(runs, config, root)  # against params.yaml: seeds, episode counts
     settings = BootstrapSettings.from_config(config.report)
@@ -637,6 +642,8 @@ def aggregate_outputs(config, root: str | Path = ".",
     for name, values in chosen.items():
         if values and name in statistics["variants"]:
             statistics["variants"][name]["chosen"] = round_floats(dict(values))
+    if extend is not None:
+        statistics, seeds = extend(statistics, seeds, runs, chosen)
     seeds = seeds.astype({"episodes_to_solve": "Int64"})
     return {
         "metrics.json": metrics_json(headline(statistics, chosen)),

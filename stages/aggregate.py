@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from reinforce.analysis.claims import aggregate_outputs
 from reinforce.cli import run_report_step, stage_main
 from reinforce.config import Config
 from reinforce.outputs import atomic_directory, write_atomic
-from reinforce.stats import STATISTICS_PATH, DataError, aggregate_outputs
+from reinforce.stats import STATISTICS_PATH, DataError
 
 
 def write_aggregate(config: Config) -> str:

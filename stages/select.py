@@ -1,6 +1,7 @@
 """DVC stage `select`: tuning/search/*/results.csv -> tuning/selected/<variant>.json (the
 values train@<variant> uses; empty for a variant without a search space) and
-tuning/candidates.csv, by the rule in reinforce/tuning.py.
+tuning/candidates.csv, by the rule in reinforce/tuning.py; prints a warning for a choice
+on the edge of its grid or made by the tie-breaker (reinforce/analysis/tuning_checks.py).
 
 Run from the repository root: python -m stages.select [--params params.yaml]
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from reinforce.analysis.tuning_checks import selection_warnings
 from reinforce.cli import run_report_step, stage_main
 from reinforce.config import Config
 from reinforce.errors import DataError
@@ -17,9 +19,10 @@ from reinforce.tuning import write_selection
 
 def select(config: Config) -> str:
     chosen = write_selection(config, ".")
+    warnings = "".join(f"\nselect: warning: {line}" for line in selection_warnings(config, "."))
     return "; ".join(f"{name}: " + (", ".join(f"{k}={v}" for k, v in values.items())
                                     if values else "not tuned")
-                     for name, values in chosen.items())
+                     for name, values in chosen.items()) + warnings
 
 
 @stage_main("select")

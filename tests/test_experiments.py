@@ -22,7 +22,7 @@ from tests.conftest import ROOT, make_project, run, tiny_params, tree_bytes
 # IQM of the variants that changed (metrics.json, the headline file).
 SHOW_NARROW = ["dvc", "exp", "show", "--no-pager", "--only-changed", "--drop",
                r"Created|State|Executor|.*/|runs$"
-               r"|.*\.(iqm_|solve_rate|episodes_to_solve|n_seeds|chosen)"]
+               r"|.*\.(iqm_|solve_rate|episodes_to_solve|steps_to_solve|n_seeds|chosen)"]
 # The default three variants and a fourth with a long name: the short table must fit
 # 100 columns with them.
 VARIANTS = {"article": {"lr": 0.01}, "value-baseline": {"baseline": "value"},

@@ -38,8 +38,18 @@ def test_repro_writes_every_output(project):
     assert 0 <= statistics["variants"]["value-baseline"]["p_improve"]["value"] <= 1
     report = (project / "reports" / "report.md").read_text()
     assert "| article" in report and "| value-baseline" in report
+    # the claims (reinforce/analysis): the table first, every test in one Holm family
+    assert report.index("## Claims") < report.index("## Variants")
+    assert "## Cost" in report and "What the seeds establish" in report
+    claims = (project / "reports" / "tables" / "claims.csv").read_text().splitlines()
+    assert claims[0].startswith("variant,metric,test,effect")
+    assert len(claims) == 1 + 7  # value-baseline against article: 7 tests
+    assert statistics["tests"]["family_size"] == sum(
+        row["p"] is not None for row in statistics["claims"])
+    for variant in ("article", "value-baseline"):
+        assert "steps_to_solve" in metrics[variant]
     for figure in ("learning_curves", "final_performance", "episodes_to_solve", "seed_grid",
-                   "performance_profile"):
+                   "performance_profile", "time_to_solve"):
         for suffix in (".png", ".svg"):
             assert (project / "reports" / "figures" / (figure + suffix)).stat().st_size > 1000
         assert f"figures/{figure}.png" in report

@@ -104,6 +104,13 @@ def test_report_markdown(project):
     for name in report.FIGURES:
         assert f"(figures/{name}.png)" in text
     assert "nan" not in text.lower()
+    # the claims come first, a row per test of every variant against the reference
+    assert text.index("## Claims") < text.index("## Variants") < text.index("## Cost")
+    table = text.split("## Claims")[1].split("What the seeds establish")[0]
+    assert sum(line.startswith("| lr-1e-3 |") for line in table.splitlines()) == 7
+    assert "time to solve (env steps)" in table and "log-rank" in table
+    full = json.loads((project / "reports/statistics.json").read_text())
+    assert f"the {full['tests']['family_size']} tests of this table" in text
 
 
 def test_dvc_plots_data_is_long_format_for_any_variant(project):
@@ -204,7 +211,8 @@ def test_report_states_the_comparisons_and_power(project):
     full = json.loads((project / "reports/statistics.json").read_text())
     assert "## Comparisons with article" in text and "## Power" in text
     assert f"over the {full['tests']['family_size']} p-values" in text
-    verdicts = [line for line in text.splitlines() if line.startswith("- `")]
+    comparisons = text.split("## Comparisons with article")[1].split("## Power")[0]
+    verdicts = [line for line in comparisons.splitlines() if line.startswith("- `")]
     assert [line.split("`")[1] for line in verdicts] == ["value-baseline", "lr-1e-3"]
     for name in ("value-baseline", "lr-1e-3"):
         c = full["variants"][name]["comparison"]
@@ -213,4 +221,4 @@ def test_report_states_the_comparisons_and_power(project):
         assert f"{c['welch']['t']:.2f}" in row
     metrics = json.loads((project / "metrics.json").read_text())
     assert set(metrics["article"]) == {"iqm", "iqm_low", "iqm_high", "solve_rate",
-                                       "episodes_to_solve", "n_seeds"}
+                                       "episodes_to_solve", "n_seeds", "steps_to_solve"}

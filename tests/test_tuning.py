@@ -198,5 +198,7 @@ def test_the_chosen_values_are_in_the_report(tuned_project):
     chosen = read_selected(tuned_project, "value-baseline")["lr"]
     assert f"`lr: {chosen}`" in report
     assert "tune.seeds" in report or "tuning seeds" in report
+    # a grid of two: the choice is on an edge, and the report says so
+    assert f"the chosen lr={chosen} is the" in report and "value of its grid" in report
     metrics = json.loads((tuned_project / "metrics.json").read_text())
     assert metrics["value-baseline"]["chosen"] == {"lr": chosen}
