@@ -179,7 +179,8 @@ def test_holm_runs_over_the_whole_family():
 
 
 def test_claims_of_a_faster_variant(tmp_path):
-    write_params(tmp_path, {"article": {}, "fast": {"lr": 0.02}}, window=5, threshold=100.0)
+    write_params(tmp_path, {"article": {}, "fast": {"lr": 0.02}}, window=5, threshold=100.0,
+                 eval_episodes=1)
     slow = {s: [float(min(200, 10 * e + s)) for e in range(1, 21)] for s in range(3)}
     fast = {s: [float(min(200, 40 * e + s)) for e in range(1, 21)] for s in range(3)}
     write_runs(tmp_path, "article", slow, {s: [500.0] for s in range(3)})

@@ -286,9 +286,10 @@ def test_trailing_mean_hand_computed():
 
 
 def write_params(root: Path, variants: dict, window: int = 5, threshold: float = 100.0,
-                 resamples: int = 500) -> None:
+                 resamples: int = 500, eval_episodes: int = 100) -> None:
     lines = [f"env: {{id: CartPole-v1, solved_threshold: {threshold}, solve_window: {window}}}",
-             "seeds: [0, 1, 2]", "train: {episodes: 20}", "variants:"]
+             "seeds: [0, 1, 2]", "train: {episodes: 20}",
+             f"evaluate: {{episodes: {eval_episodes}}}", "variants:"]
     lines += [f"  {name}: {json.dumps(overrides)}" for name, overrides in variants.items()]
     lines += [f"report: {{ci: 0.95, bootstrap_resamples: {resamples}, bootstrap_seed: 0, "
               "smoothing_window: 3}"]
