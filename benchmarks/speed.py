@@ -30,8 +30,8 @@ import reinforce  # noqa: F401  (pins the numeric path before torch is imported)
 import torch
 
 from benchmarks.article_loop import run_seed
-from reinforce.config import load_config
-from reinforce.train import train_variant
+from reinforce.io.config import load_config
+from reinforce.agent.train import train_variant
 
 
 def main() -> None:

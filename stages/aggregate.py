@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reinforce.cli import run_report_step, stage_main
-from reinforce.config import Config
-from reinforce.outputs import atomic_directory, write_atomic
-from reinforce.stats import STATISTICS_PATH, DataError, aggregate_outputs
+from reinforce.io.cli import run_report_step, stage_main
+from reinforce.io.config import Config
+from reinforce.io.outputs import atomic_directory, write_atomic
+from reinforce.analysis.stats import STATISTICS_PATH, DataError, aggregate_outputs
 
 
 def write_aggregate(config: Config) -> str:

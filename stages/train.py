@@ -8,13 +8,13 @@ wall-clock figures go to the git-ignored logs/train-<variant>.json.
 import argparse
 import json
 
-from reinforce.backends import open_backend
-from reinforce.cli import stage_main
-from reinforce.config import load_config
-from reinforce.outputs import (atomic_directory, container_identity, environment_fingerprint,
+from reinforce.compute.backends import open_backend
+from reinforce.io.cli import stage_main
+from reinforce.io.config import load_config
+from reinforce.io.outputs import (atomic_directory, container_identity, environment_fingerprint,
                                fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
-from reinforce.policy import policy_path
-from reinforce.train import train_variant
+from reinforce.agent.policy import policy_path
+from reinforce.agent.train import train_variant
 
 
 @stage_main("train")

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reinforce.config import TrainConfig, parse_config
-from reinforce.rollout import Episode, run_lockstep
-from reinforce.train import (
+from reinforce.io.config import TrainConfig, parse_config
+from reinforce.sim.rollout import Episode, run_lockstep
+from reinforce.agent.train import (
     batch_losses,
     discounted_returns,
     gae_advantages,

@@ -80,7 +80,7 @@ def test_entrypoint_and_its_script(dockerfile):
     script = ROOT / "docker" / "entrypoint.sh"
     text = script.read_text()
     assert script.stat().st_mode & stat.S_IXUSR
-    for needle in ("verify", "dvc repro", "safe.directory", "python -m reinforce.verify", 'exec "$@"'):
+    for needle in ("verify", "dvc repro", "safe.directory", "python -m reinforce.io.verify", 'exec "$@"'):
         assert needle in text, needle
 
 

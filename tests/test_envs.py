@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gymnasium as gym
-from reinforce.envs import CartPoleBatch
+from reinforce.sim.envs import CartPoleBatch
 
 
 def controller_actions(obs: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:

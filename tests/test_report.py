@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from reinforce import report
+from reinforce.analysis import report
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -156,7 +156,7 @@ def test_colors_are_fixed_by_params_order():
 
 def _comparison(p_welch, p_mwu, diff=50.0, mdd=80.0, needed=30):
     """A comparison as reports/statistics.json holds it, with its Holm columns filled."""
-    from reinforce import stats
+    from reinforce.analysis import stats
 
     c = {"mean_difference": diff, "welch": {"t": 1.0, "p": p_welch},
          "mann_whitney": {"u": 60.0, "p": p_mwu},

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reinforce import stats
-from reinforce.stats import BootstrapSettings
+from reinforce.analysis import stats
+from reinforce.analysis.stats import BootstrapSettings
 
 FAST = BootstrapSettings(ci=0.95, resamples=2000, seed=0)
 
@@ -445,7 +445,7 @@ def test_aggregate_all_equal_values(tmp_path):
 
 
 def test_chosen_values_go_into_both_json_files(tmp_path):
-    from reinforce.config import load_config
+    from reinforce.io.config import load_config
 
     write_params(tmp_path, {"article": {}, "tuned": {"lr": 0.5}})
     for v in ("article", "tuned"):

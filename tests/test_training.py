@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.distributions import Categorical
 
-from reinforce.config import TrainConfig
-from reinforce.policy import GumbelStreams, Policy, StackedPolicies
-from reinforce.train import (
+from reinforce.io.config import TrainConfig
+from reinforce.agent.policy import GumbelStreams, Policy, StackedPolicies
+from reinforce.agent.train import (
     Episode,
     adam_step,
     discounted_returns,
@@ -287,8 +287,8 @@ def test_workers_start_safely_after_training_in_this_process(forkserver, monkeyp
     here; the first is what the CPU build takes, the second what a CUDA build takes."""
     import torch
 
-    from reinforce import workers
-    from reinforce.train import train_seeds
+    from reinforce.compute import workers
+    from reinforce.agent.train import train_seeds
 
     if forkserver:
         monkeypatch.setattr(workers, "fork_is_safe", lambda: False)
@@ -303,7 +303,7 @@ def test_workers_start_safely_after_training_in_this_process(forkserver, monkeyp
 
 @pytest.mark.parametrize("where", ["train", "variants"])
 def test_a_huge_network_fails_fast_in_config_naming_the_key_and_the_memory(where):
-    from reinforce.config import MAX_HIDDEN_DIM, ConfigError, parse_config
+    from reinforce.io.config import MAX_HIDDEN_DIM, ConfigError, parse_config
 
     raw = ({"train": {"hidden_dim": 10**9}} if where == "train"
            else {"variants": {"wide": {"hidden_dim": 10**9}}})

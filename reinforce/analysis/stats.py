@@ -39,9 +39,9 @@ from statsmodels.stats.power import TTestIndPower
 # solve_power otherwise does lazily, inside our catch_warnings, overriding its "ignore"
 from statsmodels.tools import sm_exceptions  # noqa: F401
 
-from reinforce.config import REFERENCE_VARIANT
-from reinforce.errors import DataError
-from reinforce.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
+from reinforce.io.config import REFERENCE_VARIANT
+from reinforce.io.errors import DataError
+from reinforce.io.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
 ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
 ALPHA = 0.05  # significance level of the tests and of the power statement

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from reinforce.errors import ConfigError, DataError
+from reinforce.io.errors import ConfigError, DataError
 
 BASELINES = ("none", "value")
 ADVANTAGES = ("returns", "gae")
@@ -74,7 +74,7 @@ class ReportConfig:
 class ComputeConfig:
     # Where and how the seed groups of the train and evaluate stages run. No stage depends
     # on any of these keys: the results are the same bytes for any value (tests hold it),
-    # only the wall-clock time changes (reinforce/backends.py, docs/cluster.md).
+    # only the wall-clock time changes (reinforce/compute/backends.py, docs/cluster.md).
     backend: str = "local"           # local: this machine's processes; ray: Ray tasks
     workers: int = 2                 # local: processes that share a variant's seeds
     ray_address: str | None = None   # ray: the cluster (RAY_ADDRESS wins); null: a local Ray
@@ -324,7 +324,7 @@ def _validate_tune(raw: Any, seeds: tuple[int, ...], variants_raw: dict, train_r
 
 
 def _validate_env(env: EnvConfig) -> EnvConfig:
-    from reinforce.envs import (
+    from reinforce.sim.envs import (
         check_env_id,  # gymnasium import is slow; only when validating
     )
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reinforce._kernels import compiled_trig_matches_numpy
-from reinforce.envs import CartPoleBatch, make_env
-from reinforce.policy import StackedActor
+from reinforce.sim._kernels import compiled_trig_matches_numpy
+from reinforce.sim.envs import CartPoleBatch, make_env
+from reinforce.agent.policy import StackedActor
 
 Choose = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 OnEpisodeEnd = Callable[[int, "Episode"], None]

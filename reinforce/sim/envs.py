@@ -10,8 +10,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
-from reinforce import _kernels
-from reinforce.errors import ConfigError
+from reinforce.sim import _kernels
+from reinforce.io.errors import ConfigError
 
 
 def check_env_id(env_id: str) -> tuple[int, int]:
@@ -44,7 +44,7 @@ class CartPoleBatch:
     """Many seeds' `gymnasium.make("CartPole-v1")` stepped at once, float for float.
 
     The physics is CartPoleEnv.step's, on a (4, rows) float64 state instead of one row, in
-    one compiled loop over the rows (reinforce/_kernels.py): the same float64
+    one compiled loop over the rows (reinforce/sim/_kernels.py): the same float64
     operations in the same order (row by row, so a row's result does not depend on the
     others), the same float32 cast of the observation, the same termination
     test on the float64 state, and the TimeLimit truncation. Resets go through each seed's

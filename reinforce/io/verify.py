@@ -2,7 +2,7 @@
 environment differs from the committed run's, so a user knows at once whether they stand
 outside the reproducibility promise or have found a bug.
 
-`python -m reinforce.verify COMMITTED REPRODUCED` (the image's `verify` runs it after
+`python -m reinforce.io.verify COMMITTED REPRODUCED` (the image's `verify` runs it after
 `dvc repro --force` in a copy of the committed repository) exits 0 only when dvc.lock is
 byte-identical.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 # outputs.py needs only the standard library: verify still loads no numpy, scipy or torch.
-from reinforce.outputs import flatten
+from reinforce.io.outputs import flatten
 
 LOCK = "dvc.lock"
 REPORT = Path("reports") / "report.md"

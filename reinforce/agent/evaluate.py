@@ -11,18 +11,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reinforce.backends import LocalBackend, RayBackend
-from reinforce.config import EvaluateConfig
-from reinforce.outputs import EVAL_COLUMNS
-from reinforce.policy import (
+from reinforce.compute.backends import LocalBackend, RayBackend
+from reinforce.io.config import EvaluateConfig
+from reinforce.io.outputs import EVAL_COLUMNS
+from reinforce.agent.policy import (
     GumbelStreams,
     StackedActor,
     StackedPolicies,
     load_policy,
     policy_path,
 )
-from reinforce.rollout import Episode, run_lockstep
-from reinforce.workers import Progress
+from reinforce.sim.rollout import Episode, run_lockstep
+from reinforce.compute.workers import Progress
 
 
 def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],

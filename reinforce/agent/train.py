@@ -27,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch.optim.adam import adam as functional_adam
 
-from reinforce.backends import LocalBackend, RayBackend
-from reinforce.config import TrainConfig
-from reinforce.envs import check_env_id
-from reinforce.outputs import CURVE_COLUMNS
-from reinforce.policy import (
+from reinforce.compute.backends import LocalBackend, RayBackend
+from reinforce.io.config import TrainConfig
+from reinforce.sim.envs import check_env_id
+from reinforce.io.outputs import CURVE_COLUMNS
+from reinforce.agent.policy import (
     GumbelStreams,
     Policy,
     StackedActor,
@@ -39,8 +39,8 @@ from reinforce.policy import (
     ValueNet,
     save_policy,
 )
-from reinforce.rollout import Episode, run_lockstep
-from reinforce.workers import Progress
+from reinforce.sim.rollout import Episode, run_lockstep
+from reinforce.compute.workers import Progress
 
 NORMALIZE_EPS = 1e-9
 
@@ -348,7 +348,7 @@ def train_variant(cfg: TrainConfig, env_id: str, seeds: Sequence[int], workers: 
                   label: str = "train", backend: LocalBackend | RayBackend | None = None,
                   ) -> TrainResult:
     """Train every seed of one variant, the seeds split over `workers` processes, or as
-    the given backend (reinforce/backends.py) splits them."""
+    the given backend (reinforce/compute/backends.py) splits them."""
     obs_dim, n_actions = check_env_id(env_id)
     backend = backend or LocalBackend(workers)
     start = time.perf_counter()

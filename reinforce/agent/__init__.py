@@ -1,0 +1,1 @@
+"""The agent: the policy, training, evaluation, and tuning (candidates on tuning seeds) above them."""

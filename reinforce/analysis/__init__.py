@@ -1,0 +1,3 @@
+"""Analysis of the training outputs: estimators, tests, aggregation across seeds, the selection
+rule (stats.py) and the report (report.py). Never imported by code that makes the training bytes
+except for tuning's selection rule and solve detection."""

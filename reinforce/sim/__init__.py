@@ -1,0 +1,1 @@
+"""Simulation: the environments, their compiled steps (_kernels.py), the lockstep rollout and Episode."""
