@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from reinforce.io.env_ids import check_env_id
 from reinforce.io.errors import ConfigError, DataError
 
 BASELINES = ("none", "value")
@@ -324,10 +325,6 @@ def _validate_tune(raw: Any, seeds: tuple[int, ...], variants_raw: dict, train_r
 
 
 def _validate_env(env: EnvConfig) -> EnvConfig:
-    from reinforce.sim.envs import (
-        check_env_id,  # gymnasium import is slow; only when validating
-    )
-
     check_env_id(env.id)
     _require(env.solve_window >= 1, "env.solve_window", env.solve_window, "an integer >= 1")
     return env

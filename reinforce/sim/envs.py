@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
+from reinforce.io.env_ids import check_env_id  # noqa: F401  (its users import it from here too)
 from reinforce.sim import _kernels
-from reinforce.io.errors import ConfigError
-
-
-def check_env_id(env_id: str) -> tuple[int, int]:
-    """Return (observation size, number of actions), or raise ConfigError naming env.id."""
-    if env_id not in gym.registry:
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ConfigError(f"env.id: {env_id!r} is not a registered Gymnasium environment.{hint}")
-    try:
-        env = gym.make(env_id)
-    except Exception as err:  # an installed id whose dependencies are missing, e.g. Box2D
-        raise ConfigError(f"env.id: {env_id!r} cannot be created here: {err}") from None
-    obs, act = env.observation_space, env.action_space
-    env.close()
-    if not (isinstance(obs, spaces.Box) and len(obs.shape) == 1):
-        raise ConfigError(f"env.id: {env_id!r} has observation space {obs}; allowed: a "
-                          "one-dimensional Box (e.g. CartPole-v1, Acrobot-v1)")
-    if not isinstance(act, spaces.Discrete):
-        raise ConfigError(f"env.id: {env_id!r} has action space {act}; allowed: Discrete "
-                          "(e.g. CartPole-v1, Acrobot-v1)")
-    return int(obs.shape[0]), int(act.n)
 
 
 def make_env(env_id: str) -> gym.Env:

@@ -1,0 +1,74 @@
+"""The package's layers, stated once: a module imports only from its own layer and from the
+layers its layer lists (every import counts, lazy ones inside functions included). README's
+code map shows the same picture; CONTRIBUTING.md says where new code goes."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# layer -> the layers it may import. The package root (reinforce/__init__.py: the numeric
+# pins; reinforce/seeding.py) is below all of them. analysis reads the training outputs and
+# never imports the code that makes them, so editing it never retrains; agent's tuning uses
+# its selection rule and solve detection, so agent sits above analysis.
+LAYERS = {
+    "io": set(),
+    "compute": {"io"},
+    "sim": {"io"},
+    "analysis": {"io"},
+    "agent": {"io", "compute", "sim", "analysis"},
+}
+
+
+def layer_of(module: str) -> str | None:
+    """reinforce.<layer>.<name> -> layer; None for the package root's own modules."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LAYERS) else None
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every reinforce module or package an import statement in path names."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names
+                      if (ROOT / node.module.replace(".", "/") / f"{alias.name}.py").exists()}
+        elif isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path}: a relative import; name the module in full")
+    return {name for name in names if name.split(".")[0] == "reinforce"}
+
+
+MODULES = sorted((ROOT / "reinforce").rglob("*.py"))
+
+
+def test_every_subpackage_is_a_layer():
+    folders = {p.parent.name for p in MODULES if p.parent != ROOT / "reinforce"}
+    assert folders == set(LAYERS)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_module_imports_no_higher_layer(path):
+    own = layer_of(module_name(path))
+    allowed = set() if own is None else LAYERS[own] | {own}  # the root: below every layer
+    wrong = sorted(name for name in imports_of(path)
+                   if (layer := layer_of(name)) is not None and layer not in allowed)
+    assert wrong == [], f"{module_name(path)} ({own or 'root'}) imports {wrong}"
+
+
+def test_the_check_sees_a_violation(tmp_path):
+    bad = ROOT / "reinforce" / "sim" / "rollout.py"
+    source = bad.read_text() + "\n\ndef _late():\n    from reinforce.agent.policy import StackedActor\n"
+    probe = tmp_path / "rollout.py"
+    probe.write_text(source)
+    assert "reinforce.agent.policy" in imports_of(probe)
+    assert layer_of("reinforce.agent.policy") not in LAYERS["sim"] | {"sim"}
