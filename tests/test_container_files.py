@@ -114,7 +114,8 @@ def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
     logical = re.sub(r"\\\n", " ", text)
     pins: dict[str, tuple[str, list[str]]] = {}
     for line in logical.splitlines():
-        line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("--hash") else line.strip()
+        hashed = line.lstrip().startswith("--hash")
+        line = line.strip() if hashed else line.split("#", 1)[0].strip()
         if not line or line == TORCH_LINKS:
             continue
         assert not line.startswith("-"), f"{path.name}: unexpected option line {line!r}"

@@ -2,10 +2,10 @@
 for float: observations, rewards, terminated/truncated and reset observations, over many
 seeds and action sequences, truncation at the time limit included."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
-import gymnasium as gym
 from reinforce.sim.envs import CartPoleBatch
 
 

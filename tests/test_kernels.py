@@ -4,8 +4,8 @@ here in NumPy float32 scalars one operation at a time, and against the torch pol
 import numpy as np
 import torch
 
-from reinforce.sim import _kernels
 from reinforce.agent.policy import GumbelStreams, Policy, StackedPolicies
+from reinforce.sim import _kernels
 
 
 def reference_logits(x, w1, b1, w2, b2):

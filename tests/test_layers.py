@@ -66,8 +66,8 @@ def test_module_imports_no_higher_layer(path):
 
 
 def test_the_check_sees_a_violation(tmp_path):
-    bad = ROOT / "reinforce" / "sim" / "rollout.py"
-    source = bad.read_text() + "\n\ndef _late():\n    from reinforce.agent.policy import StackedActor\n"
+    rollout = (ROOT / "reinforce" / "sim" / "rollout.py").read_text()
+    source = rollout + "\n\ndef _late():\n    from reinforce.agent.policy import StackedActor\n"
     probe = tmp_path / "rollout.py"
     probe.write_text(source)
     assert "reinforce.agent.policy" in imports_of(probe)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from reinforce.sim import rollout
-from reinforce.io.config import EvaluateConfig, TrainConfig
-from reinforce.sim.envs import CartPoleBatch
 from reinforce.agent.evaluate import evaluate_checkpoints
 from reinforce.agent.policy import GumbelStreams, Policy, StackedActor, StackedPolicies
-from reinforce.sim.rollout import run_lockstep
 from reinforce.agent.train import train_variant
+from reinforce.io.config import EvaluateConfig, TrainConfig
+from reinforce.sim import rollout
+from reinforce.sim.envs import CartPoleBatch
+from reinforce.sim.rollout import run_lockstep
 
 PATHS = ["compiled", "per-step", "generic"]
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import make_project, run, tiny_params
+
 from reinforce.io import verify
 
 

@@ -11,9 +11,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from reinforce.compute.backends import LocalBackend, RayBackend
-from reinforce.io.config import EvaluateConfig
-from reinforce.io.outputs import EVAL_COLUMNS
 from reinforce.agent.policy import (
     GumbelStreams,
     StackedActor,
@@ -21,8 +18,11 @@ from reinforce.agent.policy import (
     load_policy,
     policy_path,
 )
-from reinforce.sim.rollout import Episode, run_lockstep
+from reinforce.compute.backends import LocalBackend, RayBackend
 from reinforce.compute.workers import Progress
+from reinforce.io.config import EvaluateConfig
+from reinforce.io.outputs import EVAL_COLUMNS
+from reinforce.sim.rollout import Episode, run_lockstep
 
 
 def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],

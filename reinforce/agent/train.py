@@ -27,10 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch.optim.adam import adam as functional_adam
 
-from reinforce.compute.backends import LocalBackend, RayBackend
-from reinforce.io.config import TrainConfig
-from reinforce.sim.envs import check_env_id
-from reinforce.io.outputs import CURVE_COLUMNS
 from reinforce.agent.policy import (
     GumbelStreams,
     Policy,
@@ -39,8 +35,12 @@ from reinforce.agent.policy import (
     ValueNet,
     save_policy,
 )
-from reinforce.sim.rollout import Episode, run_lockstep
+from reinforce.compute.backends import LocalBackend, RayBackend
 from reinforce.compute.workers import Progress
+from reinforce.io.config import TrainConfig
+from reinforce.io.outputs import CURVE_COLUMNS
+from reinforce.sim.envs import check_env_id
+from reinforce.sim.rollout import Episode, run_lockstep
 
 NORMALIZE_EPS = 1e-9
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from reinforce import NUMERIC_PINS
+from reinforce.compute.workers import Progress, Report, map_seed_groups
 from reinforce.io.config import ComputeConfig, ConfigError
 from reinforce.io.outputs import environment_fingerprint
-from reinforce.compute.workers import Progress, Report, map_seed_groups
 
 RAY_REQUIREMENT = "ray==2.60.0"
 # Ray retries a task whose worker process or node died, never one that raised: our code is

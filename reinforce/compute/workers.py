@@ -81,7 +81,8 @@ def start_context(func: Callable) -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     module = getattr(func, "func", func).__module__  # functools.partial: the wrapped function
-    preload = ["reinforce.compute._forkserver"] + ([module] if module and module != "__main__" else [])
+    preload = ["reinforce.compute._forkserver"]
+    preload += [module] if module and module != "__main__" else []
     context.set_forkserver_preload(preload)
     # Python 3.11's forkserver ignores the parent's sys.path (it gets the environment and
     # the working directory): name this package's root in its PYTHONPATH, for its start

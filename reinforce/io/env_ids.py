@@ -21,7 +21,7 @@ def check_env_id(env_id: str) -> tuple[int, int]:
         raise ConfigError(f"env.id: {env_id!r} is not a registered Gymnasium environment.{hint}")
     try:
         env = gym.make(env_id)
-    except Exception as err:  # an installed id whose dependencies are missing, e.g. Box2D
+    except Exception as err:  # noqa: BLE001  (an id whose dependencies are missing: Box2D)
         raise ConfigError(f"env.id: {env_id!r} cannot be created here: {err}") from None
     obs, act = env.observation_space, env.action_space
     env.close()

@@ -44,7 +44,7 @@ class Verdict:
 
 def _lock_entries(lock: dict, kind: str) -> dict[str, dict]:
     entries = {}
-    for stage, body in (lock or {}).get("stages", {}).items():
+    for body in (lock or {}).get("stages", {}).values():
         for entry in body.get(kind, []):
             entries[entry["path"]] = {k: v for k, v in entry.items() if k != "path"}
     return entries
@@ -176,7 +176,8 @@ def explain(verdict: Verdict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("committed", type=Path, help="the committed repository (its dvc.lock, reports/)")
+    parser.add_argument("committed", type=Path,
+                        help="the committed repository (its dvc.lock, reports/)")
     parser.add_argument("reproduced", type=Path, help="where `dvc repro --force` just ran")
     args = parser.parse_args(argv)
     verdict = compare(args.committed, args.reproduced)
