@@ -72,3 +72,31 @@ def test_the_check_sees_a_violation(tmp_path):
     probe.write_text(source)
     assert "reinforce.agent.policy" in imports_of(probe)
     assert layer_of("reinforce.agent.policy") not in LAYERS["sim"] | {"sim"}
+
+
+def readme_code_map() -> dict[str, str]:
+    """README's code map: layer -> the text of its lines."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("Code: `reinforce/`", 1)[1].split("```", 2)[1]
+    layers, current = {}, None
+    for line in block.splitlines():
+        stripped = line.strip()
+        if line.startswith("  ") and not line.startswith("   ") and stripped.split()[0].endswith("/"):
+            current = stripped.split()[0].rstrip("/")
+            layers[current] = line
+        elif current and line.startswith("    "):
+            layers[current] += "\n" + line
+        else:
+            current = None
+    return layers
+
+
+def test_readme_code_map_matches_the_folders():
+    code_map = readme_code_map()
+    assert set(code_map) == set(LAYERS)
+    for layer, text in code_map.items():
+        files = {p.name for p in (ROOT / "reinforce" / layer).glob("*.py")} - {"__init__.py"}
+        assert {f for f in files if f not in text} == set(), layer
+        header = text.splitlines()[0].split(":")[0]  # "  sim/   on io"
+        named = set(header.split(" on ", 1)[1].replace(",", " ").split()) - {"nothing"}
+        assert named == LAYERS[layer], f"README's {layer}/ builds on {named}"
