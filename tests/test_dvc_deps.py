@@ -29,10 +29,10 @@ def test_every_stage_depends_on_exactly_the_code_it_imports():
 def test_the_check_names_a_missing_and_an_extra_dep(tmp_path):
     text = (ROOT / "dvc.yaml").read_text()
     edited = tmp_path / "dvc.yaml"
-    missing = "      - reinforce/io/outputs.py\n      - reports/statistics.json\n"
-    assert missing in text
-    edited.write_text(text.replace(missing, "      - reinforce/sim/envs.py\n"
-                                            "      - reports/statistics.json\n", 1))
+    head, plot = text.split("\n  plot:\n", 1)
+    assert "      - reinforce/io/outputs.py\n" in plot
+    plot = plot.replace("      - reinforce/io/outputs.py\n", "      - reinforce/sim/envs.py\n", 1)
+    edited.write_text(head + "\n  plot:\n" + plot)
     result = check(edited)
     assert result.returncode == 1
     assert "plot: missing reinforce/io/outputs.py" in result.stderr

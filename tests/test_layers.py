@@ -80,9 +80,9 @@ def readme_code_map() -> dict[str, str]:
     block = text.split("Code: `reinforce/`", 1)[1].split("```", 2)[1]
     layers, current = {}, None
     for line in block.splitlines():
-        stripped = line.strip()
-        if line.startswith("  ") and not line.startswith("   ") and stripped.split()[0].endswith("/"):
-            current = stripped.split()[0].rstrip("/")
+        first = line.strip().split()[0] if line.strip() else ""
+        if line.startswith("  ") and not line.startswith("   ") and first.endswith("/"):
+            current = first.rstrip("/")
             layers[current] = line
         elif current and line.startswith("    "):
             layers[current] += "\n" + line

@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
+from reinforce import seeding
 from reinforce.agent.policy import (
     GumbelStreams,
     StackedActor,
@@ -56,8 +56,7 @@ def evaluate_seeds(checkpoints: dict[int, bytes], env_id: str, cfg: EvaluateConf
     stack = StackedPolicies(policies)
     env_seeds = [cfg.seed_offset + seed for seed in seeds]
     # Sampled evaluation draws from a stream of its own, apart from training's.
-    noise = GumbelStreams([np.random.default_rng(np.random.SeedSequence([s, 1]))
-                           for s in env_seeds], stack.w2.shape[2])
+    noise = GumbelStreams([seeding.evaluation_rng(s) for s in env_seeds], stack.w2.shape[2])
     actor = StackedActor(stack, noise if cfg.policy == "sample" else None)
     rows: list[tuple[int, int, float]] = []
     counts = [0] * len(seeds)

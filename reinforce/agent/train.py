@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.adam import adam as functional_adam
 
+from reinforce import seeding
 from reinforce.agent.policy import (
     GumbelStreams,
     Policy,
@@ -192,9 +193,7 @@ class SeedStreams:
 
 
 def seed_streams(seed: int) -> SeedStreams:
-    init_seq, action_seq = np.random.SeedSequence(seed).spawn(2)
-    init = torch.Generator().manual_seed(int(init_seq.generate_state(1, np.uint64)[0]))
-    return SeedStreams(init=init, actions=np.random.default_rng(action_seq))
+    return SeedStreams(init=seeding.init_generator(seed), actions=seeding.action_rng(seed))
 
 
 # ------------------------------------------------------------------------ training loop
@@ -222,9 +221,7 @@ def make_learner(seed: int, obs_dim: int, n_actions: int, cfg: TrainConfig) -> S
         critic_optimizer = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, fused=True)
     shuffle = None
     if cfg.minibatches > 1:
-        # A third child of the seed's SeedSequence: the first two (init and actions) are
-        # the same whether or not it is spawned.
-        shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+        shuffle = seeding.minibatch_rng(seed)
     # fused: the same Adam update in one kernel per step, ~20% faster on these tiny nets
     parameters = [*policy.parameters(), *(critic.parameters() if critic else ())]
     return SeedLearner(seed=seed, policy=policy,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -39,6 +38,7 @@ from statsmodels.stats.power import TTestIndPower
 # solve_power otherwise does lazily, inside our catch_warnings, overriding its "ignore"
 from statsmodels.tools import sm_exceptions  # noqa: F401
 
+from reinforce import seeding
 from reinforce.io.config import REFERENCE_VARIANT
 from reinforce.io.errors import DataError
 from reinforce.io.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
@@ -99,8 +99,7 @@ def prob_improvement(x, y, axis: int = -1):
 
 def make_rng(seed: int, *names: str) -> np.random.Generator:
     """A Generator that depends on seed and the names only (stable across processes)."""
-    key = tuple(zlib.crc32(name.encode()) for name in names)
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+    return seeding.bootstrap_rng(seed, *names)
 
 
 @dataclass(frozen=True)
