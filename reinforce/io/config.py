@@ -46,7 +46,7 @@ class TrainConfig:
     entropy_coef: float = 0.0
     grad_clip_norm: float | None = None
     episodes_per_update: int = 1
-    # The actor-critic family (README, "Actor-critic"); the defaults leave every update
+    # The actor-critic family (README, "Learning quality"); the defaults leave every update
     # exactly the article's or the value baseline's.
     advantage: str = "returns"
     gae_lambda: float = 0.95
@@ -128,10 +128,6 @@ class Config:
             raise DataError(f"{selected_path('.', name)}: {selected} is not a candidate of "
                             f"tune.search.{name} ({space or 'none'}); run `dvc repro`")
         return dataclasses.replace(self.variant(name), **selected)
-
-    def eval_seeds(self) -> dict[int, int]:
-        """Training seed -> the env seed its evaluation episodes start from."""
-        return {seed: self.evaluate.seed_offset + seed for seed in self.seeds}
 
 
 def _fields(cls) -> dict[str, dataclasses.Field]:

@@ -38,11 +38,10 @@ class CartPoleBatch:
         self.envs: list[CartPoleEnv] = [env.unwrapped for env in wrapped]
         first = self.envs[0]
         # The constants as CartPoleEnv computes them (Python floats), read from the env.
-        self.constants = np.array([
-            first.force_mag, first.polemass_length, first.total_mass, first.gravity,
-            first.length, first.masspole, first.tau, first.x_threshold,
-            first.theta_threshold_radians], dtype=np.float64)
-        self._no_record = (np.empty((0, 1, 4), dtype=np.float32), np.empty((0, 1), dtype=np.int64))
+        self.physics = _kernels.CartPolePhysics(
+            *(float(getattr(first, name)) for name in _kernels.CartPolePhysics._fields))
+        self._no_record = _kernels.Record(np.empty((0, 1, 4), dtype=np.float32),
+                                          np.empty((0, 1), dtype=np.int64))
         self.any_ended = False
         self.index = np.arange(len(seeds))
         self.state = np.stack([self._reset(k, int(seed)) for k, seed in enumerate(seeds)], axis=1)
@@ -87,11 +86,9 @@ class CartPoleBatch:
         obs = np.empty((rows, 4), dtype=np.float32)
         terminated = np.empty(rows, dtype=bool)
         truncated = np.empty(rows, dtype=bool)
-        episode_obs, episode_actions = record or self._no_record
         self.any_ended = _kernels.euler_step(
-            self.state, actions, np.cos(theta), np.sin(theta), self.constants, self.elapsed,
-            self.max_steps, state, obs, terminated, truncated, self.index, episode_obs,
-            episode_actions) > 0
+            self._rows(), actions, np.cos(theta), np.sin(theta), self.physics, state, obs,
+            _kernels.Record(*record) if record else self._no_record, terminated, truncated) > 0
         self.state = state
         return obs, terminated, truncated
 
@@ -111,11 +108,13 @@ class CartPoleBatch:
         sample = noise is not None
         if noise is None:
             noise = np.zeros((len(self.envs), 1, weights[2].shape[2]))
-        taken = _kernels.play_cartpole(
-            self.state, self.elapsed, self.index, self.max_steps, self.constants, *weights,
-            noise, step, noise.shape[1], sample, *record, terminated, truncated)
+        taken = _kernels.play_cartpole(self._rows(), self.physics, tuple(weights), noise, step,
+                                       sample, _kernels.Record(*record), terminated, truncated)
         self.any_ended = bool(terminated.any() or truncated.any())
         return taken, terminated, truncated
+
+    def _rows(self) -> _kernels.Rows:
+        return _kernels.Rows(self.state, self.elapsed, self.index, self.max_steps)
 
     def reset_row(self, row: int) -> np.ndarray:
         """Start the next episode of the env in `row` (from its own RNG); its observation."""
