@@ -3,6 +3,7 @@ layers its layer lists (every import counts, lazy ones inside functions included
 code map shows the same picture; CONTRIBUTING.md says where new code goes."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,24 @@ def test_readme_code_map_matches_the_folders():
         header = text.splitlines()[0].split(":")[0]  # "  sim/   on io"
         named = set(header.split(" on ", 1)[1].replace(",", " ").split()) - {"nothing"}
         assert named == LAYERS[layer], f"README's {layer}/ builds on {named}"
+
+
+def test_modules_named_by_string_exist():
+    """A module named in a string (the forkserver's preload list, `python -m` commands) is
+    not an import the checks above see; after a move it must still name a real module."""
+    named = set()
+    scanned = [*MODULES, *(ROOT / "stages").glob("*.py"), *(ROOT / "tests").glob("*.py")]
+    for path in [p for p in scanned if p != Path(__file__).resolve()]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                named |= set(re.findall(r"(?<![\w./])reinforce(?:\.\w+)+", node.value))
+    for text in [(ROOT / name).read_text() for name in ("docker/entrypoint.sh", "README.md")]:
+        named |= set(re.findall(r"python -m (reinforce(?:\.\w+)+)", text))
+    assert named, "no module named by string found: the pattern is wrong"
+    def exists(name: str) -> bool:  # a module, a package, or a name in a module's file
+        base = ROOT / name.replace(".", "/")
+        owner = ROOT / (name.rsplit(".", 1)[0].replace(".", "/") + ".py")
+        return base.with_suffix(".py").exists() or (base / "__init__.py").exists() or owner.exists()
+
+    assert sorted(n for n in named if not exists(n)) == []
+    assert not exists("reinforce.config") and exists("reinforce.io.config.load_config")
