@@ -103,7 +103,7 @@ def test_dockerignore_keeps_heavy_and_private_things_out():
         assert kept not in entries, kept
 
 
-# --- requirements ------------------------------------------------------------------------------------
+# --- requirements ---------------------------------------------------------------------------------
 
 TORCH_LINKS = "--find-links https://download.pytorch.org/whl/cpu/torch/"
 
