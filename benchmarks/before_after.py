@@ -24,8 +24,12 @@ TRAIN = r'''
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import reinforce
-from reinforce.config import TrainConfig
-from reinforce.train import train_variant
+try:
+    from reinforce.agent.train import train_variant
+    from reinforce.io.config import TrainConfig
+except ModuleNotFoundError:  # a checkout from before the subpackages (reinforce/agent, io, ...)
+    from reinforce.config import TrainConfig
+    from reinforce.train import train_variant
 if __name__ == "__main__":
     runs = json.loads(sys.argv[2])
     out = []

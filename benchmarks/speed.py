@@ -26,12 +26,12 @@ from __future__ import annotations
 import argparse
 import time
 
-import reinforce  # noqa: F401  (pins the numeric path before torch is imported)
 import torch
 
+import reinforce  # noqa: F401  (pins the numeric path before torch is imported)
 from benchmarks.article_loop import run_seed
-from reinforce.config import load_config
-from reinforce.train import train_variant
+from reinforce.agent.train import train_variant
+from reinforce.io.config import load_config
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 #   verify [ARGS]                   copy the repository baked into the image to a temporary folder,
 #                                   run `dvc repro --force [ARGS]` there, and fail unless dvc.lock is
 #                                   byte-identical to the committed one; on a mismatch it says which
-#                                   outputs and which environment fields differ (reinforce/verify.py)
+#                                   outputs and which environment fields differ (reinforce/io/verify.py)
 #   anything else                   executed as is (e.g. `pytest`, `bash`, `dvc metrics show`)
 set -euo pipefail
 
@@ -69,8 +69,8 @@ verify() {
     dvc repro --force "$@"
     say "rerun took $((SECONDS - start)) s; comparing with the committed run"
     # Exit 0 only if dvc.lock is byte-identical; otherwise it names the outputs and the
-    # environment fingerprint fields that differ (reinforce/verify.py).
-    exec python -m reinforce.verify "${BAKED}" "${tmp}"
+    # environment fingerprint fields that differ (reinforce/io/verify.py).
+    exec python -m reinforce.io.verify "${BAKED}" "${tmp}"
 }
 
 ensure_writable_home

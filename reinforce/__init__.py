@@ -24,5 +24,3 @@ NUMERIC_PINS = {
 }
 for _name, _value in NUMERIC_PINS.items():
     os.environ.setdefault(_name, _value)
-
-__version__ = "0.1.0"

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from reinforce.analysis.claims import aggregate_outputs
-from reinforce.cli import run_report_step, stage_main
-from reinforce.config import Config
-from reinforce.outputs import atomic_directory, write_atomic
-from reinforce.stats import STATISTICS_PATH, DataError
+from reinforce.io.cli import run_report_step, stage_main
+from reinforce.io.config import Config
+from reinforce.io.outputs import atomic_directory, write_atomic
+from reinforce.analysis.stats import STATISTICS_PATH, DataError
 
 
 def write_aggregate(config: Config) -> str:

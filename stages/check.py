@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reinforce.cli import stage_main
-from reinforce.config import load_config
-from reinforce.outputs import write_atomic
+from reinforce.io.cli import stage_main
+from reinforce.io.config import load_config
+from reinforce.io.outputs import write_atomic
 
 CHECK_PATH = "tuning/params-check.json"
 # Constant: what downstream stages depend on is that the check passed, not the values.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reinforce.lockfile import lock_problem, repair_lock
+from reinforce.io.lockfile import lock_problem, repair_lock
 
 
 def main(argv=None) -> int:

@@ -7,11 +7,11 @@ import argparse
 import json
 import time
 
-from reinforce.backends import open_backend
-from reinforce.cli import stage_main
-from reinforce.config import load_config
-from reinforce.evaluate import evaluate_policies
-from reinforce.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
+from reinforce.compute.backends import open_backend
+from reinforce.io.cli import stage_main
+from reinforce.io.config import load_config
+from reinforce.agent.evaluate import evaluate_policies
+from reinforce.io.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
                                fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
 
 

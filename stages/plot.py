@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from reinforce.cli import run_report_step, stage_main
-from reinforce.config import Config
-from reinforce.stats import DataError
+from reinforce.io.cli import run_report_step, stage_main
+from reinforce.io.config import Config
+from reinforce.analysis.stats import DataError
 
 
 def write_figures_and_report(config: Config) -> str:
-    from reinforce.report import write_report  # matplotlib: only once the config is good
+    from reinforce.analysis.report import write_report  # matplotlib: only once the config is good
 
     written = write_report(config, ".")
     return f"wrote reports/report.md, reports/plots/ and reports/figures/ ({len(written)} files)"

@@ -1,6 +1,6 @@
 """DVC stage `select`: tuning/search/*/results.csv -> tuning/selected/<variant>.json (the
 values train@<variant> uses; empty for a variant without a search space) and
-tuning/candidates.csv, by the rule in reinforce/tuning.py; prints a warning for a choice
+tuning/candidates.csv, by the rule in reinforce/agent/tuning.py; prints a warning for a choice
 on the edge of its grid or made by the tie-breaker (reinforce/analysis/tuning_checks.py).
 
 Run from the repository root: python -m stages.select [--params params.yaml]
@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 
 from reinforce.analysis.tuning_checks import selection_warnings
-from reinforce.cli import run_report_step, stage_main
-from reinforce.config import Config
-from reinforce.errors import DataError
-from reinforce.tuning import write_selection
+from reinforce.io.cli import run_report_step, stage_main
+from reinforce.io.config import Config
+from reinforce.io.errors import DataError
+from reinforce.agent.tuning import write_selection
 
 
 def select(config: Config) -> str:

@@ -9,14 +9,14 @@ import argparse
 import json
 import re
 
-from reinforce.backends import open_backend
-from reinforce.cli import stage_main
-from reinforce.config import load_config
-from reinforce.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
+from reinforce.compute.backends import open_backend
+from reinforce.io.cli import stage_main
+from reinforce.io.config import load_config
+from reinforce.io.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
                                container_identity, environment_fingerprint,
                                fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
-from reinforce.policy import policy_path
-from reinforce.train import train_variant
+from reinforce.agent.policy import policy_path
+from reinforce.agent.train import train_variant
 
 
 def written_here(name: str) -> bool:

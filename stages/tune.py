@@ -6,13 +6,13 @@ Writes tuning/search/<variant>/{results.csv, environment.json}.
 
 import argparse
 
-from reinforce.backends import open_backend
-from reinforce.cli import stage_main
-from reinforce.config import load_config, tuning_results_path
-from reinforce.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
+from reinforce.compute.backends import open_backend
+from reinforce.io.cli import stage_main
+from reinforce.io.config import load_config, tuning_results_path
+from reinforce.io.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
                                write_atomic, write_fingerprint)
-from reinforce.stats import summarize_candidates, table_csv
-from reinforce.tuning import tune_variant
+from reinforce.analysis.stats import summarize_candidates, table_csv
+from reinforce.agent.tuning import tune_variant
 
 
 @stage_main("tune")

@@ -98,7 +98,7 @@ def tree_bytes(path: Path, *folders: str) -> dict[str, bytes]:
 def assert_refused(params: dict, words: list[str]) -> None:
     """parse_config refuses params with one line holding every word (the key, the value,
     what is allowed)."""
-    from reinforce.config import ConfigError, parse_config
+    from reinforce.io.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as caught:
         parse_config(params)

@@ -13,9 +13,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reinforce.config import TrainConfig, parse_config
-from reinforce.rollout import Episode, run_lockstep
-from reinforce.train import (
+from reinforce.agent.train import (
     batch_losses,
     discounted_returns,
     gae_advantages,
@@ -24,6 +22,8 @@ from reinforce.train import (
     update_batch,
     update_seed,
 )
+from reinforce.io.config import TrainConfig, parse_config
+from reinforce.sim.rollout import Episode, run_lockstep
 from tests.conftest import assert_refused, tiny_params
 
 AC = TrainConfig(episodes=4, hidden_dim=16, baseline="value", advantage="gae",

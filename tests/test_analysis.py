@@ -14,8 +14,8 @@ import pytest
 from scipy import stats as sps
 
 from reinforce.analysis import claims, measures, survival, tuning_checks
-from reinforce.config import TrainConfig
-from reinforce.stats import summarize_candidates
+from reinforce.io.config import TrainConfig
+from reinforce.analysis.stats import summarize_candidates
 from tests.test_stats import write_params, write_runs
 
 Z95 = sps.norm.ppf(0.975)

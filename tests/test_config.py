@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from reinforce.config import ConfigError, load_config, parse_config
+from reinforce.io.config import ConfigError, load_config, parse_config
 from tests.conftest import assert_refused, tiny_params
 
 

@@ -80,7 +80,7 @@ def test_entrypoint_and_its_script(dockerfile):
     script = ROOT / "docker" / "entrypoint.sh"
     text = script.read_text()
     assert script.stat().st_mode & stat.S_IXUSR
-    for needle in ("verify", "dvc repro", "safe.directory", "python -m reinforce.verify", 'exec "$@"'):
+    for needle in ("verify", "dvc repro", "safe.directory", "python -m reinforce.io.verify", 'exec "$@"'):
         assert needle in text, needle
 
 
@@ -103,7 +103,7 @@ def test_dockerignore_keeps_heavy_and_private_things_out():
         assert kept not in entries, kept
 
 
-# --- requirements ------------------------------------------------------------------------------------
+# --- requirements ---------------------------------------------------------------------------------
 
 TORCH_LINKS = "--find-links https://download.pytorch.org/whl/cpu/torch/"
 
@@ -114,7 +114,8 @@ def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
     logical = re.sub(r"\\\n", " ", text)
     pins: dict[str, tuple[str, list[str]]] = {}
     for line in logical.splitlines():
-        line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("--hash") else line.strip()
+        hashed = line.lstrip().startswith("--hash")
+        line = line.strip() if hashed else line.split("#", 1)[0].strip()
         if not line or line == TORCH_LINKS:
             continue
         assert not line.startswith("-"), f"{path.name}: unexpected option line {line!r}"

@@ -2,11 +2,11 @@
 for float: observations, rewards, terminated/truncated and reset observations, over many
 seeds and action sequences, truncation at the time limit included."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
-import gymnasium as gym
-from reinforce.envs import CartPoleBatch
+from reinforce.sim.envs import CartPoleBatch
 
 
 def controller_actions(obs: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:

@@ -15,7 +15,7 @@ import psutil
 import pytest
 import yaml
 
-from reinforce.workers import fork_is_safe
+from reinforce.compute.workers import fork_is_safe
 from tests.conftest import make_project, run, tiny_params, tree_bytes
 
 OUTPUTS = ("dvc.lock", "tuning", "runs", "metrics.json", "reports")

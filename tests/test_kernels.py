@@ -1,11 +1,11 @@
-"""The compiled policy forward (reinforce/_kernels.py) against its definition, computed
+"""The compiled policy forward (reinforce/sim/_kernels.py) against its definition, computed
 here in NumPy float32 scalars one operation at a time, and against the torch policy."""
 
 import numpy as np
 import torch
 
-from reinforce import _kernels
-from reinforce.policy import GumbelStreams, Policy, StackedPolicies
+from reinforce.agent.policy import GumbelStreams, Policy, StackedPolicies
+from reinforce.sim import _kernels
 
 
 def reference_logits(x, w1, b1, w2, b2):
@@ -63,7 +63,7 @@ def test_a_seeds_actions_do_not_depend_on_the_other_rows():
 
 def test_play_cartpole_chooses_the_actions_policy_actions_chooses():
     """The fused loop's actions equal policy_actions' on the observations it recorded."""
-    from reinforce.envs import CartPoleBatch
+    from reinforce.sim.envs import CartPoleBatch
     _, stack = stack_of(4, 4, 2, 16)
     batch = CartPoleBatch("CartPole-v1", [0, 1, 2, 3])
     noise = GumbelStreams([np.random.default_rng(s) for s in range(4)], 2, block=5)

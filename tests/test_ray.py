@@ -17,8 +17,8 @@ import psutil
 import pytest
 import yaml
 
-from reinforce.backends import ClusterError, RayBackend, open_backend, split_groups
-from reinforce.config import ComputeConfig, ConfigError, TrainConfig, parse_config
+from reinforce.compute.backends import ClusterError, RayBackend, open_backend, split_groups
+from reinforce.io.config import ComputeConfig, ConfigError, TrainConfig, parse_config
 from tests.conftest import ROOT, tiny_params, tree_bytes
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -116,7 +116,7 @@ def test_compute_ray_address_is_checked_too(monkeypatch):
 
 
 def test_a_node_with_another_environment_is_refused():
-    from reinforce.outputs import environment_fingerprint
+    from reinforce.io.outputs import environment_fingerprint
 
     here = environment_fingerprint()
     backend = RayBackend(None, "compute.ray_address", 1)
@@ -198,7 +198,7 @@ def test_stages_on_the_cluster_give_the_bytes_of_local(cluster, tmp_path, monkey
 
 
 def test_a_node_removed_mid_stage_gives_the_same_bytes(cluster, monkeypatch):
-    from reinforce.train import train_variant
+    from reinforce.agent.train import train_variant
 
     variant = tiny_params()["variants"]["value-baseline"]
     cfg, seeds = TrainConfig(**{**tiny_params()["train"], **variant, "episodes": 300}), [0, 1, 2]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from reinforce import report
+from reinforce.analysis import report
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -142,7 +142,7 @@ def test_dvc_yaml_plots_point_at_what_the_plot_stage_writes(project):
 def test_edge_cases_plot_without_crash(tmp_path, monkeypatch):
     # A variant with fewer seeds than params.yaml cannot come from the pipeline (aggregate
     # refuses it: tests/test_safety.py); the statistics and figures still handle one seed.
-    monkeypatch.setattr("reinforce.stats.check_runs", lambda *args: None)
+    monkeypatch.setattr("reinforce.analysis.stats.check_runs", lambda *args: None)
     make_runs(tmp_path, {"article": {}, "solo": {"lr": 0.1}, "flat": {"lr": 0.2}},
               seeds=(0, 1, 2), episodes=8, one_seed="solo", flat="flat")  # 8 < window
     run_stages(tmp_path)
@@ -166,7 +166,7 @@ def test_colors_are_fixed_by_params_order():
 
 def _comparison(p_welch, p_mwu, diff=50.0, mdd=80.0, needed=30):
     """A comparison as reports/statistics.json holds it, with its Holm columns filled."""
-    from reinforce import stats
+    from reinforce.analysis import stats
 
     c = {"mean_difference": diff, "welch": {"t": 1.0, "p": p_welch},
          "mann_whitney": {"u": 60.0, "p": p_mwu},

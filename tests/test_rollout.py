@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from reinforce import rollout
-from reinforce.config import EvaluateConfig, TrainConfig
-from reinforce.envs import CartPoleBatch
-from reinforce.evaluate import evaluate_checkpoints
-from reinforce.policy import GumbelStreams, Policy, StackedActor, StackedPolicies
-from reinforce.rollout import run_lockstep
-from reinforce.train import train_variant
+from reinforce.agent.evaluate import evaluate_checkpoints
+from reinforce.agent.policy import GumbelStreams, Policy, StackedActor, StackedPolicies
+from reinforce.agent.train import train_variant
+from reinforce.io.config import EvaluateConfig, TrainConfig
+from reinforce.sim import rollout
+from reinforce.sim.envs import CartPoleBatch
+from reinforce.sim.rollout import run_lockstep
 
 PATHS = ["compiled", "per-step", "generic"]
 

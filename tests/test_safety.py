@@ -9,8 +9,8 @@ import sys
 import pytest
 import yaml
 
-from reinforce.config import ConfigError, load_config, parse_config
-from reinforce.errors import DataError, WorkerFailed
+from reinforce.io.config import ConfigError, load_config, parse_config
+from reinforce.io.errors import DataError, WorkerFailed
 from tests.conftest import ROOT, make_project, run, tiny_params, tree_bytes
 
 # One variant per documented train switch, so that one `dvc repro` runs them all.
@@ -163,7 +163,7 @@ def test_out_refuses_the_clone_a_folder_above_and_a_foreign_folder(project):
 
 
 def test_out_folder_rules(tmp_path, monkeypatch):
-    from reinforce.outputs import atomic_directory, check_output_folder
+    from reinforce.io.outputs import atomic_directory, check_output_folder
 
     monkeypatch.chdir(tmp_path)
     owns = {"curves.csv", "environment.json"}.__contains__
@@ -226,7 +226,7 @@ def test_a_diverged_run_stops_naming_variant_seed_episode_and_cause(project, wor
 
 
 def test_a_truncated_dvc_lock_is_named_and_repaired(project):
-    from reinforce.lockfile import lock_problem
+    from reinforce.io.lockfile import lock_problem
 
     lock = project / "dvc.lock"
     whole = lock.read_bytes()
@@ -257,7 +257,7 @@ def test_a_truncated_dvc_lock_is_named_and_repaired(project):
 
 
 def test_a_damaged_lock_without_a_committed_one_is_removed(tmp_path):
-    from reinforce.lockfile import lock_problem, repair_lock
+    from reinforce.io.lockfile import lock_problem, repair_lock
 
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     assert lock_problem(tmp_path) is None  # no dvc.lock: DVC runs every stage
@@ -314,8 +314,8 @@ def test_aggregate_refuses_curves_with_a_wrong_episode_count(project):
 def test_a_missing_or_corrupt_checkpoint_is_one_line(project, tmp_path):
     import shutil
 
-    from reinforce.config import EvaluateConfig
-    from reinforce.evaluate import evaluate_policies
+    from reinforce.io.config import EvaluateConfig
+    from reinforce.agent.evaluate import evaluate_policies
 
     train = tmp_path / "train"
     shutil.copytree(project / "runs" / "article" / "train", train)
@@ -334,7 +334,7 @@ def _die(group, report):
 
 
 def test_a_killed_worker_is_one_line():
-    from reinforce.workers import Progress, map_seed_groups
+    from reinforce.compute.workers import Progress, map_seed_groups
 
     with pytest.raises(WorkerFailed, match=r"worker process for seeds \[1\] died \(exit "
                                            r"code -9"):
@@ -346,8 +346,8 @@ def test_a_killed_worker_is_one_line():
 
 
 def test_a_silent_listener_is_not_taken_for_a_ray_head():
-    from reinforce.backends import ClusterError, open_backend
-    from reinforce.config import ComputeConfig
+    from reinforce.compute.backends import ClusterError, open_backend
+    from reinforce.io.config import ComputeConfig
 
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

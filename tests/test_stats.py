@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reinforce import stats
-from reinforce.stats import BootstrapSettings
+from reinforce.analysis import stats
+from reinforce.analysis.stats import BootstrapSettings
 
 FAST = BootstrapSettings(ci=0.95, resamples=2000, seed=0)
 
@@ -316,8 +316,8 @@ def write_runs(root: Path, variant: str, curves: dict[int, list[float]],
 def _runs_as_written(monkeypatch):
     # These runs are written by hand to reach the statistics' edge cases (one seed beside
     # three, two evaluation episodes); the pipeline cannot make them, and aggregate's check
-    # of runs/ against params.yaml (reinforce/inputs.py) is tested in tests/test_safety.py.
-    monkeypatch.setattr("reinforce.stats.check_runs", lambda *args: None)
+    # of runs/ against params.yaml (reinforce/io/inputs.py) is tested in tests/test_safety.py.
+    monkeypatch.setattr("reinforce.analysis.stats.check_runs", lambda *args: None)
 
 
 def aggregate(root: Path) -> dict:
@@ -471,7 +471,7 @@ def test_aggregate_all_equal_values(tmp_path):
 
 
 def test_chosen_values_go_into_both_json_files(tmp_path):
-    from reinforce.config import load_config
+    from reinforce.io.config import load_config
 
     write_params(tmp_path, {"article": {}, "tuned": {"lr": 0.5}})
     for v in ("article", "tuned"):

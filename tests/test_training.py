@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.distributions import Categorical
 
-from reinforce.config import TrainConfig
-from reinforce.policy import GumbelStreams, Policy, StackedPolicies
-from reinforce.train import (
+from reinforce.agent.policy import GumbelStreams, Policy, StackedPolicies
+from reinforce.agent.train import (
     Episode,
     adam_step,
     discounted_returns,
@@ -25,6 +24,7 @@ from reinforce.train import (
     train_variant,
     update_seed,
 )
+from reinforce.io.config import TrainConfig
 
 ARTICLE = TrainConfig()
 SMALL = dataclasses.replace(ARTICLE, episodes=4, hidden_dim=16)
@@ -287,8 +287,8 @@ def test_workers_start_safely_after_training_in_this_process(forkserver, monkeyp
     here; the first is what the CPU build takes, the second what a CUDA build takes."""
     import torch
 
-    from reinforce import workers
-    from reinforce.train import train_seeds
+    from reinforce.agent.train import train_seeds
+    from reinforce.compute import workers
 
     if forkserver:
         monkeypatch.setattr(workers, "fork_is_safe", lambda: False)
@@ -303,7 +303,7 @@ def test_workers_start_safely_after_training_in_this_process(forkserver, monkeyp
 
 @pytest.mark.parametrize("where", ["train", "variants"])
 def test_a_huge_network_fails_fast_in_config_naming_the_key_and_the_memory(where):
-    from reinforce.config import MAX_HIDDEN_DIM, ConfigError, parse_config
+    from reinforce.io.config import MAX_HIDDEN_DIM, ConfigError, parse_config
 
     raw = ({"train": {"hidden_dim": 10**9}} if where == "train"
            else {"variants": {"wide": {"hidden_dim": 10**9}}})
@@ -329,7 +329,7 @@ def test_adam_step_is_optimizer_step_byte_for_byte(settings):
     plain_opt = torch.optim.Adam(plain.parameters(), lr=0.01, fused=True, **settings)
     obs = torch.from_numpy(np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32))
     for step in range(5):
-        for model, optimizer in ((fast, fast_opt), (plain, plain_opt)):
+        for model, _optimizer in ((fast, fast_opt), (plain, plain_opt)):
             for p in model.parameters():
                 p.grad = None
             (model(obs * (step + 1)) ** 2).sum().backward()

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from reinforce.config import parse_config, read_selected
-from reinforce.errors import DataError
-from reinforce.stats import summarize_candidates
-from reinforce.tuning import candidates, tune_variant
+from reinforce.io.config import parse_config, read_selected
+from reinforce.io.errors import DataError
+from reinforce.analysis.stats import summarize_candidates
+from reinforce.agent.tuning import candidates, tune_variant
 from tests.conftest import assert_refused, make_project, run, tiny_params
 
 

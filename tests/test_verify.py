@@ -1,6 +1,6 @@
 """`verify` explains a mismatch: a rerun with another ATEN_CPU_CAPABILITY gives other bytes, and
 verify names the outputs and the environment fields that differ; a faithful rerun passes.
-No container needed: the image's entrypoint runs the same `python -m reinforce.verify`."""
+No container needed: the image's entrypoint runs the same `python -m reinforce.io.verify`."""
 from __future__ import annotations
 
 import os
@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import make_project, run, tiny_params
-from reinforce import verify
+
+from reinforce.io import verify
 
 
 def _repro(path, **env):
@@ -39,7 +39,7 @@ def _rerun(committed, target, **env):
 
 def test_a_faithful_rerun_passes(committed, tmp_path):
     again = _rerun(committed, tmp_path / "again")
-    result = subprocess.run([sys.executable, "-m", "reinforce.verify", str(committed), str(again)],
+    result = subprocess.run([sys.executable, "-m", "reinforce.io.verify", str(committed), str(again)],
                             cwd=again, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "verify: PASS" in result.stdout
@@ -58,7 +58,7 @@ def test_another_cpu_capability_is_explained(committed, tmp_path):
     assert fields == {"numeric_pins.ATEN_CPU_CAPABILITY", "cpu_capability"}, verdict.environment
     assert verdict.outside_promise
 
-    result = subprocess.run([sys.executable, "-m", "reinforce.verify", str(committed), str(other)],
+    result = subprocess.run([sys.executable, "-m", "reinforce.io.verify", str(committed), str(other)],
                             cwd=other, capture_output=True, text=True)
     assert result.returncode == 1
     out = result.stdout
@@ -95,7 +95,7 @@ def test_environment_differences_name_nested_fields():
 
 
 def test_outside_the_promise_is_one_line():
-    from reinforce.outputs import environment_fingerprint, promise_note
+    from reinforce.io.outputs import environment_fingerprint, promise_note
 
     here = environment_fingerprint()
     assert promise_note({**here, "machine": "x86_64", "system": "Linux", "python": "3.11",

@@ -1,1 +1,4 @@
-"""Statistics above reinforce.stats: time-to-solve as censored data, the claims of the report."""
+"""Analysis of the training outputs: estimators, tests, aggregation across seeds, the selection
+rule (stats.py), time-to-solve as censored data and the claims (survival.py, claims.py) and the
+report (report.py). Never imported by code that makes the training bytes except for tuning's
+selection rule and solve detection."""

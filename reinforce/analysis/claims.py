@@ -29,7 +29,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize
 
-from reinforce import stats
+from reinforce.analysis import stats
 from reinforce.analysis import measures, survival
 
 # The maximum return of an episode, where it is known: CartPole pays +1 per step until

@@ -1,6 +1,6 @@
 """The report's words for the claims (reinforce/analysis/claims.py): the claims table at
 the top of report.md, what is and is not established, the cost and the power of each
-metric. Text only, from reports/statistics.json; the figures stay in reinforce/report.py."""
+metric. Text only, from reports/statistics.json; the figures stay in reinforce/analysis/report.py."""
 
 from __future__ import annotations
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reinforce import stats
-from reinforce.config import TrainConfig
+from reinforce.analysis import stats
+from reinforce.io.config import TrainConfig
 
 COST_COLUMNS = ("env_steps", "env_steps_to_solve", "gradient_steps", "gradient_steps_to_solve")
 
 
 def gradient_steps(lengths, cfg: TrainConfig) -> np.ndarray:
-    """Cumulative optimizer steps after each episode, as reinforce/train.py takes them.
+    """Cumulative optimizer steps after each episode, as reinforce/agent/train.py takes them.
 
     An update follows every `episodes_per_update` episodes and the last episode; it makes
     update_epochs passes, each one step per non-empty minibatch of its transitions (one

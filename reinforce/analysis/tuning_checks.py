@@ -11,8 +11,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from reinforce import stats
-from reinforce.config import tuning_results_path
+from reinforce.analysis import stats
+from reinforce.io.config import tuning_results_path
 
 
 def _numeric(values: Sequence) -> bool:

@@ -15,8 +15,8 @@ from importlib import metadata
 from pathlib import Path
 
 from reinforce import NUMERIC_PINS
-from reinforce.errors import ConfigError
-from reinforce.names import show
+from reinforce.io.errors import ConfigError
+from reinforce.io.names import show
 
 FINGERPRINT_FILE = "environment.json"
 # The columns of a variant's runs/<variant>/train/curves.csv and eval/eval.csv: written by

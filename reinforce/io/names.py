@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import reprlib
 
-from reinforce.errors import ConfigError
+from reinforce.io.errors import ConfigError
 
 # A variant name becomes a folder (runs/<name>/, tuning/selected/<name>.json), a DVC stage
 # name (train@<name>) and an argument of a shell command (dvc.yaml's cmd): letters, digits,

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reinforce import _kernels
+from reinforce.sim import _kernels
 
 
 def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
@@ -71,7 +71,7 @@ class StackedPolicies:
     """NumPy copies of several seeds' policy weights, to choose actions without autograd.
 
     Row k of each stacked array is seed k's. The actions come from one compiled forward
-    (reinforce/_kernels.py) that computes a seed's logits from that seed's row alone, in
+    (reinforce/sim/_kernels.py) that computes a seed's logits from that seed's row alone, in
     float32 operations fixed there, so a seed's actions depend neither on which other
     seeds share the stack nor on the machine's BLAS.
     """
@@ -142,7 +142,7 @@ class GumbelStreams:
 class StackedActor:
     """run_lockstep's choose for stacked policies: each env's action from its own seed's
     policy, greedy (noise None) or sampled with its own Gumbel stream. The CartPole fast
-    path reads the stacks directly and plays many steps per call (reinforce/rollout.py)."""
+    path reads the stacks directly and plays many steps per call (reinforce/sim/rollout.py)."""
 
     def __init__(self, stack: StackedPolicies, noise: GumbelStreams | None):
         self.stack, self.noise = stack, noise

@@ -17,7 +17,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from reinforce.errors import ConfigError, DataError, WorkerFailed
+from reinforce.io.errors import ConfigError, DataError, WorkerFailed
 
 Report = Callable[[float], None]
 
@@ -83,12 +83,13 @@ def start_context(func: Callable) -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     module = getattr(func, "func", func).__module__  # functools.partial: the wrapped function
-    preload = ["reinforce._forkserver"] + ([module] if module and module != "__main__" else [])
+    preload = ["reinforce.compute._forkserver"]
+    preload += [module] if module and module != "__main__" else []
     context.set_forkserver_preload(preload)
     # Python 3.11's forkserver ignores the parent's sys.path (it gets the environment and
     # the working directory): name this package's root in its PYTHONPATH, for its start
     # only, so the preload finds the module wherever the parent runs from.
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [root, saved]))
     try:

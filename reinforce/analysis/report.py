@@ -24,10 +24,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from reinforce import stats  # noqa: E402
+from reinforce.analysis import stats  # noqa: E402
 from reinforce.analysis import claims_text, tuning_checks  # noqa: E402
-from reinforce.config import Config, changed_keys, tuning_results_path  # noqa: E402
-from reinforce.outputs import atomic_directory, write_atomic  # noqa: E402
+from reinforce.io.config import Config, changed_keys, tuning_results_path  # noqa: E402
+from reinforce.io.outputs import atomic_directory, write_atomic  # noqa: E402
 
 FIGURES = ("learning_curves", "final_performance", "p_improve", "episodes_to_solve",
            "time_to_solve", "seed_grid", "performance_profile", "sensitivity")

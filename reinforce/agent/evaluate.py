@@ -7,23 +7,23 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
-from reinforce.backends import LocalBackend, RayBackend
-from reinforce.config import EvaluateConfig
-from reinforce.errors import DataError
-from reinforce.outputs import EVAL_COLUMNS
-from reinforce.policy import (
+from reinforce import seeding
+from reinforce.agent.policy import (
     GumbelStreams,
     StackedActor,
     StackedPolicies,
     load_policy,
     policy_path,
 )
-from reinforce.rollout import Episode, run_lockstep
-from reinforce.workers import Progress
+from reinforce.compute.backends import LocalBackend, RayBackend
+from reinforce.compute.workers import Progress
+from reinforce.io.config import EvaluateConfig
+from reinforce.io.errors import DataError
+from reinforce.io.outputs import EVAL_COLUMNS
+from reinforce.sim.rollout import Episode, run_lockstep
 
 
 def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],
@@ -76,8 +76,7 @@ def evaluate_seeds(checkpoints: dict[int, bytes], env_id: str, cfg: EvaluateConf
     stack = StackedPolicies(policies)
     env_seeds = [cfg.seed_offset + seed for seed in seeds]
     # Sampled evaluation draws from a stream of its own, apart from training's.
-    noise = GumbelStreams([np.random.default_rng(np.random.SeedSequence([s, 1]))
-                           for s in env_seeds], stack.w2.shape[2])
+    noise = GumbelStreams([seeding.evaluation_rng(s) for s in env_seeds], stack.w2.shape[2])
     actor = StackedActor(stack, noise if cfg.policy == "sample" else None)
     rows: list[tuple[int, int, float]] = []
     counts = [0] * len(seeds)

@@ -26,6 +26,7 @@ own file only, so a kernel calling into another file could run a stale copy of i
 from __future__ import annotations
 
 from functools import cache
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -86,23 +87,53 @@ def policy_actions(obs, envs, w1, b1, w2, b2, gumbel, sample, actions):
 
 # ----------------------------------------------------------------------------- CartPole
 
+class CartPolePhysics(NamedTuple):
+    """CartPoleEnv's constants, as it computes them (Python floats, float64 here)."""
+    force_mag: float
+    polemass_length: float
+    total_mass: float
+    gravity: float
+    length: float
+    masspole: float
+    tau: float
+    x_threshold: float
+    theta_threshold_radians: float
+
+
+class Rows(NamedTuple):
+    """The still-running envs: row r is env index[r], its float64 state state[:, r]
+    (4, rows) and the steps elapsed[r] of its episode, cut at max_steps."""
+    state: np.ndarray
+    elapsed: np.ndarray
+    index: np.ndarray
+    max_steps: int
+
+
+class Record(NamedTuple):
+    """The running episodes, written in place: observation obs[env, t] (envs, steps, 4)
+    float32 and action actions[env, t] (envs, steps) int64."""
+    obs: np.ndarray
+    actions: np.ndarray
+
+
 @_compile
-def _record_observation(state, row, episode_obs, k, t):
+def _record_observation(state, row, record, k, t):
     # The observation is the float32 cast of the state (observation(), reset_row), so the
     # row records it from the state it steps from.
     for i in range(4):
-        episode_obs[k, t, i] = np.float32(state[i, row])
+        record.obs[k, t, i] = np.float32(state[i, row])
 
 
 @_compile
-def _step_row(state, row, action, cos, sin, constants, new_state, elapsed, max_steps,
-              terminated, truncated):
-    """CartPoleEnv.step's Euler update of state[:, row] into new_state[:, row] (which may
-    be state itself), its termination (x or theta out of bounds) and the time limit
-    (elapsed is advanced); returns whether the row's episode ended."""
-    force_mag, polemass_length, total_mass = constants[0], constants[1], constants[2]
-    gravity, length, masspole, tau = constants[3], constants[4], constants[5], constants[6]
-    x_threshold, theta_threshold = constants[7], constants[8]
+def _step_row(rows, row, action, cos, sin, physics, new_state, terminated, truncated):
+    """CartPoleEnv.step's Euler update of rows.state[:, row] into new_state[:, row] (which
+    may be rows.state itself), its termination (x or theta out of bounds) and the time
+    limit (rows.elapsed is advanced); returns whether the row's episode ended."""
+    force_mag, polemass_length, total_mass = (physics.force_mag, physics.polemass_length,
+                                              physics.total_mass)
+    gravity, length, masspole, tau = physics.gravity, physics.length, physics.masspole, physics.tau
+    x_threshold, theta_threshold = physics.x_threshold, physics.theta_threshold_radians
+    state, elapsed = rows.state, rows.elapsed
     x, x_dot, theta_dot = state[0, row], state[1, row], state[3, row]
     theta = state[2, row]
     force = force_mag if action == 1 else -force_mag
@@ -119,31 +150,28 @@ def _step_row(state, row, action, cos, sin, constants, new_state, elapsed, max_s
     terminated[row] = (x < -x_threshold or x > x_threshold
                        or theta < -theta_threshold or theta > theta_threshold)
     elapsed[row] += 1
-    truncated[row] = elapsed[row] >= max_steps
+    truncated[row] = elapsed[row] >= rows.max_steps
     return terminated[row] or truncated[row]
 
 
 @_compile
-def euler_step(state, actions, costheta, sintheta, constants, elapsed, max_steps,
-               new_state, obs, terminated, truncated, index, episode_obs, episode_actions):
-    """One Euler step of every row: state (4, rows) float64 -> new_state, the float32
-    observation obs (rows, 4), termination, and the time limit (elapsed is advanced).
-    Returns the number of rows whose episode ended.
-
-    constants: force_mag, polemass_length, total_mass, gravity, length, masspole, tau,
-    x_threshold, theta_threshold. With episode_obs (envs, steps, 4) and episode_actions
-    (envs, steps), row r first records the observation it acts in and its action at
-    [index[r], elapsed[r]] (an empty episode_obs records nothing).
+def euler_step(rows, actions, costheta, sintheta, physics, new_state, obs, record,
+               terminated, truncated):
+    """One Euler step of every row: rows.state (4, rows) float64 -> new_state, the float32
+    observation obs (rows, 4), termination, and the time limit (rows.elapsed is advanced).
+    Returns the number of rows whose episode ended. Row r first records the observation it
+    acts in and its action at [index[r], elapsed[r]] (an empty record.obs records nothing).
     """
-    record = episode_obs.shape[0] > 0
+    recording = record.obs.shape[0] > 0
+    state, elapsed, index = rows.state, rows.elapsed, rows.index
     ended = 0
     for row in range(state.shape[1]):
-        if record:
+        if recording:
             k, t = index[row], elapsed[row]
-            _record_observation(state, row, episode_obs, k, t)
-            episode_actions[k, t] = actions[row]
-        if _step_row(state, row, actions[row], costheta[row], sintheta[row], constants,
-                     new_state, elapsed, max_steps, terminated, truncated):
+            _record_observation(state, row, record, k, t)
+            record.actions[k, t] = actions[row]
+        if _step_row(rows, row, actions[row], costheta[row], sintheta[row], physics,
+                     new_state, terminated, truncated):
             ended += 1
         for i in range(4):
             obs[row, i] = np.float32(new_state[i, row])
@@ -151,14 +179,17 @@ def euler_step(state, actions, costheta, sintheta, constants, elapsed, max_steps
 
 
 @_compile
-def play_cartpole(state, elapsed, index, max_steps, constants, w1, b1, w2, b2, noise, step,
-                  block, sample, episode_obs, episode_actions, terminated, truncated):
-    """Lockstep steps of every row, each row's action from its env's policy (the stacks
-    w1..b2 indexed by env, as policy_actions) with noise[env, step % block] when sample,
-    until an episode ends or, sampling, the next step starts a new noise block. Each row
-    records its observation and action at [index[r], elapsed[r]] as euler_step does, and
-    the state is advanced in place. Returns the number of lockstep steps taken;
-    terminated and truncated are those of the last one."""
+def play_cartpole(rows, physics, weights, noise, step, sample, record, terminated, truncated):
+    """Lockstep steps of every row, each row's action from its env's policy (weights: the
+    stacks w1, b1, w2, b2 indexed by env, as policy_actions) with noise[env, step % block]
+    (noise: (envs, block, actions)) when sample, until an episode ends or, sampling, the
+    next step starts a new noise block. Each row records its observation and action at
+    [index[r], elapsed[r]] as euler_step does, and rows.state is advanced in place.
+    Returns the number of lockstep steps taken; terminated and truncated are those of the
+    last one."""
+    w1, b1, w2, b2 = weights
+    state, elapsed, index = rows.state, rows.elapsed, rows.index
+    block = noise.shape[1]
     hidden = np.empty(w1.shape[2], dtype=np.float32)
     logits = np.empty(w2.shape[2], dtype=np.float32)
     taken = 0
@@ -167,13 +198,13 @@ def play_cartpole(state, elapsed, index, max_steps, constants, w1, b1, w2, b2, n
         ended = 0
         for row in range(state.shape[1]):
             k, t = index[row], elapsed[row]
-            _record_observation(state, row, episode_obs, k, t)
-            action = _row_action(episode_obs[k, t], w1[k], b1[k], w2[k], b2[k],
+            _record_observation(state, row, record, k, t)
+            action = _row_action(record.obs[k, t], w1[k], b1[k], w2[k], b2[k],
                                  noise[k, column], sample, hidden, logits)
-            episode_actions[k, t] = action
+            record.actions[k, t] = action
             theta = state[2, row]
-            if _step_row(state, row, action, np.cos(theta), np.sin(theta), constants, state,
-                         elapsed, max_steps, terminated, truncated):
+            if _step_row(rows, row, action, np.cos(theta), np.sin(theta), physics, state,
+                         terminated, truncated):
                 ended += 1
         step += 1
         taken += 1

@@ -3,25 +3,37 @@
 run_lockstep plays many seeds' environments side by side: at each lockstep step, every
 still-running env gets its action from one call of `choose` and takes one step. For
 CartPole it steps all of them at once in compiled code (envs.CartPoleBatch, float for
-float the Gymnasium env), and when `choose` is a policy.StackedActor, the compiled loop
-chooses the actions too and returns only at an episode's end; any other env id takes the
-generic path, one gymnasium.make env per seed. All paths give the same episodes
-(tests/test_rollout.py).
+float the Gymnasium env), and when `choose` is a CompiledActor (agent.policy.StackedActor),
+the compiled loop chooses the actions too and returns only at an episode's end; any other
+env id takes the generic path, one gymnasium.make env per seed. All paths give the same
+episodes (tests/test_rollout.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from reinforce._kernels import compiled_trig_matches_numpy
-from reinforce.envs import CartPoleBatch, make_env
-from reinforce.policy import StackedActor
+from reinforce.sim._kernels import compiled_trig_matches_numpy
+from reinforce.sim.envs import CartPoleBatch, make_env
 
 Choose = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 OnEpisodeEnd = Callable[[int, "Episode"], None]
+
+
+@runtime_checkable
+class CompiledActor(Protocol):
+    """A choose that the compiled loop can play without calling back into Python: it hands
+    over its stacked weights and prepared noise (agent.policy.StackedActor; named here by
+    what it does, since the simulation layer sits below the agent)."""
+
+    def __call__(self, obs_rows: np.ndarray, active: np.ndarray, step: int) -> np.ndarray: ...
+
+    def arrays_at(self, step: int, active: np.ndarray,
+                  ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]: ...
 
 
 @dataclass
@@ -57,7 +69,7 @@ def _run_cartpole(env_id: str, env_seeds: Sequence[int], episodes: int, choose: 
     batch = CartPoleBatch(env_id, env_seeds)
     # Stacked policies need no call back into Python per step: the compiled loop plays
     # until an episode ends (or a noise block is used up), a few hundred steps per call.
-    compiled = isinstance(choose, StackedActor) and compiled_trig_matches_numpy()
+    compiled = isinstance(choose, CompiledActor) and compiled_trig_matches_numpy()
     try:
         n, limit = len(env_seeds), batch.max_steps
         # Each env's running episode, written in place: row k, step t.

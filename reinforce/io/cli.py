@@ -9,8 +9,8 @@ import signal
 import sys
 from collections.abc import Callable
 
-from reinforce.config import Config, load_config
-from reinforce.errors import ConfigError, DataError, WorkerFailed
+from reinforce.io.config import Config, load_config
+from reinforce.io.errors import ConfigError, DataError, WorkerFailed
 
 
 def stage_main(name: str):

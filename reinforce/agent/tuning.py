@@ -29,20 +29,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reinforce import stats
-from reinforce.backends import LocalBackend, RayBackend
-from reinforce.config import Config, TrainConfig, tuning_results_path
-from reinforce.envs import check_env_id
-from reinforce.errors import ConfigError, DataError
-from reinforce.evaluate import evaluate_seeds
-from reinforce.outputs import (
+from reinforce.analysis import stats
+from reinforce.compute.backends import LocalBackend, RayBackend
+from reinforce.io.config import Config, TrainConfig, tuning_results_path
+from reinforce.sim.envs import check_env_id
+from reinforce.io.errors import ConfigError, DataError
+from reinforce.agent.evaluate import evaluate_seeds
+from reinforce.io.outputs import (
     CURVE_COLUMNS,
     EVAL_COLUMNS,
     atomic_directory,
     write_atomic,
 )
-from reinforce.train import train_seeds
-from reinforce.workers import Progress, Report
+from reinforce.agent.train import train_seeds
+from reinforce.compute.workers import Progress, Report
 
 RESULT_COLUMNS = ("candidate", "seed", "final_return", "episodes_to_solve")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reinforce.errors import DataError
-from reinforce.names import show
+from reinforce.io.errors import DataError
+from reinforce.io.names import show
 
 # curves.csv leaves `loss` empty for an episode that ended no update (episodes_per_update
 # > 1): the one column whose cells may be empty.

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from reinforce import NUMERIC_PINS
-from reinforce.config import ComputeConfig, ConfigError
-from reinforce.errors import DataError, WorkerFailed
-from reinforce.outputs import environment_fingerprint
-from reinforce.workers import Progress, Report, map_seed_groups
+from reinforce.io.config import ComputeConfig, ConfigError
+from reinforce.io.errors import DataError, WorkerFailed
+from reinforce.io.outputs import environment_fingerprint
+from reinforce.compute.workers import Progress, Report, map_seed_groups
 
 RAY_REQUIREMENT = "ray==2.60.0"
 # Ray retries a task whose worker process or node died, never one that raised: our code is
@@ -136,7 +136,7 @@ def _runtime_env() -> dict:
     """Every task runs this driver's own library (shipped with the job, so the nodes need
     only the image's packages) under the driver's numeric pins, set before the worker's
     Python starts."""
-    return {"py_modules": [str(Path(__file__).resolve().parent)],
+    return {"py_modules": [str(Path(__file__).resolve().parents[1])],
             "excludes": ["__pycache__/", "*.pyc"],
             "env_vars": {name: os.environ[name] for name in NUMERIC_PINS if name in os.environ}}
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from reinforce.errors import ConfigError, DataError
-from reinforce.names import check_name, show
+from reinforce.io.errors import ConfigError, DataError
+from reinforce.io.names import check_name, show
+from reinforce.io.env_ids import check_env_id
 
 BASELINES = ("none", "value")
 ADVANTAGES = ("returns", "gae")
@@ -47,7 +48,7 @@ class TrainConfig:
     entropy_coef: float = 0.0
     grad_clip_norm: float | None = None
     episodes_per_update: int = 1
-    # The actor-critic family (README, "Actor-critic"); the defaults leave every update
+    # The actor-critic family (README, "Learning quality"); the defaults leave every update
     # exactly the article's or the value baseline's.
     advantage: str = "returns"
     gae_lambda: float = 0.95
@@ -76,7 +77,7 @@ class ReportConfig:
 class ComputeConfig:
     # Where and how the seed groups of the train and evaluate stages run. No stage depends
     # on any of these keys: the results are the same bytes for any value (tests hold it),
-    # only the wall-clock time changes (reinforce/backends.py, docs/cluster.md).
+    # only the wall-clock time changes (reinforce/compute/backends.py, docs/cluster.md).
     backend: str = "local"           # local: this machine's processes; ray: Ray tasks
     workers: int = 2                 # local: processes that share a variant's seeds
     ray_address: str | None = None   # ray: the cluster (RAY_ADDRESS wins); null: a local Ray
@@ -130,10 +131,6 @@ class Config:
             raise DataError(f"{selected_path('.', name)}: {selected} is not a candidate of "
                             f"tune.search.{name} ({space or 'none'}); run `dvc repro`")
         return dataclasses.replace(self.variant(name), **selected)
-
-    def eval_seeds(self) -> dict[int, int]:
-        """Training seed -> the env seed its evaluation episodes start from."""
-        return {seed: self.evaluate.seed_offset + seed for seed in self.seeds}
 
 
 def _fields(cls) -> dict[str, dataclasses.Field]:
@@ -349,10 +346,6 @@ def _validate_tune(raw: Any, seeds: tuple[int, ...], variants_raw: dict, train_r
 
 
 def _validate_env(env: EnvConfig) -> EnvConfig:
-    from reinforce.envs import (
-        check_env_id,  # gymnasium import is slow; only when validating
-    )
-
     check_env_id(env.id)
     _require(env.solve_window >= 1, "env.solve_window", env.solve_window, "an integer >= 1")
     return env

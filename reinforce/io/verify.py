@@ -2,7 +2,7 @@
 environment differs from the committed run's, so a user knows at once whether they stand
 outside the reproducibility promise or have found a bug.
 
-`python -m reinforce.verify COMMITTED REPRODUCED` (the image's `verify` runs it after
+`python -m reinforce.io.verify COMMITTED REPRODUCED` (the image's `verify` runs it after
 `dvc repro --force` in a copy of the committed repository) exits 0 only when dvc.lock is
 byte-identical.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 # outputs.py needs only the standard library: verify still loads no numpy, scipy or torch.
-from reinforce.outputs import flatten
+from reinforce.io.outputs import flatten
 
 LOCK = "dvc.lock"
 REPORT = Path("reports") / "report.md"
@@ -44,7 +44,7 @@ class Verdict:
 
 def _lock_entries(lock: dict, kind: str) -> dict[str, dict]:
     entries = {}
-    for stage, body in (lock or {}).get("stages", {}).items():
+    for body in (lock or {}).get("stages", {}).values():
         for entry in body.get(kind, []):
             entries[entry["path"]] = {k: v for k, v in entry.items() if k != "path"}
     return entries
@@ -176,7 +176,8 @@ def explain(verdict: Verdict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("committed", type=Path, help="the committed repository (its dvc.lock, reports/)")
+    parser.add_argument("committed", type=Path,
+                        help="the committed repository (its dvc.lock, reports/)")
     parser.add_argument("reproduced", type=Path, help="where `dvc repro --force` just ran")
     args = parser.parse_args(argv)
     verdict = compare(args.committed, args.reproduced)

@@ -28,12 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.adam import adam as functional_adam
 
-from reinforce.backends import LocalBackend, RayBackend
-from reinforce.config import TrainConfig
-from reinforce.envs import check_env_id
-from reinforce.errors import TrainingDiverged
-from reinforce.outputs import CURVE_COLUMNS
-from reinforce.policy import (
+from reinforce import seeding
+from reinforce.agent.policy import (
     GumbelStreams,
     Policy,
     StackedActor,
@@ -41,8 +37,13 @@ from reinforce.policy import (
     ValueNet,
     save_policy,
 )
-from reinforce.rollout import Episode, run_lockstep
-from reinforce.workers import Progress
+from reinforce.compute.backends import LocalBackend, RayBackend
+from reinforce.compute.workers import Progress
+from reinforce.io.config import TrainConfig
+from reinforce.io.errors import TrainingDiverged
+from reinforce.io.outputs import CURVE_COLUMNS
+from reinforce.sim.envs import check_env_id
+from reinforce.sim.rollout import Episode, run_lockstep
 
 NORMALIZE_EPS = 1e-9
 
@@ -194,9 +195,7 @@ class SeedStreams:
 
 
 def seed_streams(seed: int) -> SeedStreams:
-    init_seq, action_seq = np.random.SeedSequence(seed).spawn(2)
-    init = torch.Generator().manual_seed(int(init_seq.generate_state(1, np.uint64)[0]))
-    return SeedStreams(init=init, actions=np.random.default_rng(action_seq))
+    return SeedStreams(init=seeding.init_generator(seed), actions=seeding.action_rng(seed))
 
 
 # ------------------------------------------------------------------------ training loop
@@ -224,9 +223,7 @@ def make_learner(seed: int, obs_dim: int, n_actions: int, cfg: TrainConfig) -> S
         critic_optimizer = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, fused=True)
     shuffle = None
     if cfg.minibatches > 1:
-        # A third child of the seed's SeedSequence: the first two (init and actions) are
-        # the same whether or not it is spawned.
-        shuffle = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
+        shuffle = seeding.minibatch_rng(seed)
     # fused: the same Adam update in one kernel per step, ~20% faster on these tiny nets
     parameters = [*policy.parameters(), *(critic.parameters() if critic else ())]
     return SeedLearner(seed=seed, policy=policy,
@@ -366,7 +363,7 @@ def train_variant(cfg: TrainConfig, env_id: str, seeds: Sequence[int], workers: 
                   label: str = "train", backend: LocalBackend | RayBackend | None = None,
                   ) -> TrainResult:
     """Train every seed of one variant, the seeds split over `workers` processes, or as
-    the given backend (reinforce/backends.py) splits them."""
+    the given backend (reinforce/compute/backends.py) splits them."""
     obs_dim, n_actions = check_env_id(env_id)
     backend = backend or LocalBackend(workers)
     start = time.perf_counter()

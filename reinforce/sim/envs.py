@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
-from reinforce import _kernels
-from reinforce.errors import ConfigError
-
-
-def check_env_id(env_id: str) -> tuple[int, int]:
-    """Return (observation size, number of actions), or raise ConfigError naming env.id."""
-    if env_id not in gym.registry:
-        close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ConfigError(f"env.id: {env_id!r} is not a registered Gymnasium environment.{hint}")
-    try:
-        env = gym.make(env_id)
-    except Exception as err:  # an installed id whose dependencies are missing, e.g. Box2D
-        raise ConfigError(f"env.id: {env_id!r} cannot be created here: {err}") from None
-    obs, act = env.observation_space, env.action_space
-    env.close()
-    if not (isinstance(obs, spaces.Box) and len(obs.shape) == 1):
-        raise ConfigError(f"env.id: {env_id!r} has observation space {obs}; allowed: a "
-                          "one-dimensional Box (e.g. CartPole-v1, Acrobot-v1)")
-    if not isinstance(act, spaces.Discrete):
-        raise ConfigError(f"env.id: {env_id!r} has action space {act}; allowed: Discrete "
-                          "(e.g. CartPole-v1, Acrobot-v1)")
-    return int(obs.shape[0]), int(act.n)
+from reinforce.io.env_ids import check_env_id  # noqa: F401  (its users import it from here too)
+from reinforce.sim import _kernels
 
 
 def make_env(env_id: str) -> gym.Env:
@@ -44,7 +21,7 @@ class CartPoleBatch:
     """Many seeds' `gymnasium.make("CartPole-v1")` stepped at once, float for float.
 
     The physics is CartPoleEnv.step's, on a (4, rows) float64 state instead of one row, in
-    one compiled loop over the rows (reinforce/_kernels.py): the same float64
+    one compiled loop over the rows (reinforce/sim/_kernels.py): the same float64
     operations in the same order (row by row, so a row's result does not depend on the
     others), the same float32 cast of the observation, the same termination
     test on the float64 state, and the TimeLimit truncation. Resets go through each seed's
@@ -61,11 +38,10 @@ class CartPoleBatch:
         self.envs: list[CartPoleEnv] = [env.unwrapped for env in wrapped]
         first = self.envs[0]
         # The constants as CartPoleEnv computes them (Python floats), read from the env.
-        self.constants = np.array([
-            first.force_mag, first.polemass_length, first.total_mass, first.gravity,
-            first.length, first.masspole, first.tau, first.x_threshold,
-            first.theta_threshold_radians], dtype=np.float64)
-        self._no_record = (np.empty((0, 1, 4), dtype=np.float32), np.empty((0, 1), dtype=np.int64))
+        self.physics = _kernels.CartPolePhysics(
+            *(float(getattr(first, name)) for name in _kernels.CartPolePhysics._fields))
+        self._no_record = _kernels.Record(np.empty((0, 1, 4), dtype=np.float32),
+                                          np.empty((0, 1), dtype=np.int64))
         self.any_ended = False
         self.index = np.arange(len(seeds))
         self.state = np.stack([self._reset(k, int(seed)) for k, seed in enumerate(seeds)], axis=1)
@@ -110,11 +86,9 @@ class CartPoleBatch:
         obs = np.empty((rows, 4), dtype=np.float32)
         terminated = np.empty(rows, dtype=bool)
         truncated = np.empty(rows, dtype=bool)
-        episode_obs, episode_actions = record or self._no_record
         self.any_ended = _kernels.euler_step(
-            self.state, actions, np.cos(theta), np.sin(theta), self.constants, self.elapsed,
-            self.max_steps, state, obs, terminated, truncated, self.index, episode_obs,
-            episode_actions) > 0
+            self._rows(), actions, np.cos(theta), np.sin(theta), self.physics, state, obs,
+            _kernels.Record(*record) if record else self._no_record, terminated, truncated) > 0
         self.state = state
         return obs, terminated, truncated
 
@@ -134,11 +108,13 @@ class CartPoleBatch:
         sample = noise is not None
         if noise is None:
             noise = np.zeros((len(self.envs), 1, weights[2].shape[2]))
-        taken = _kernels.play_cartpole(
-            self.state, self.elapsed, self.index, self.max_steps, self.constants, *weights,
-            noise, step, noise.shape[1], sample, *record, terminated, truncated)
+        taken = _kernels.play_cartpole(self._rows(), self.physics, tuple(weights), noise, step,
+                                       sample, _kernels.Record(*record), terminated, truncated)
         self.any_ended = bool(terminated.any() or truncated.any())
         return taken, terminated, truncated
+
+    def _rows(self) -> _kernels.Rows:
+        return _kernels.Rows(self.state, self.elapsed, self.index, self.max_steps)
 
     def reset_row(self, row: int) -> np.ndarray:
         """Start the next episode of the env in `row` (from its own RNG); its observation."""

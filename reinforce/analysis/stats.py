@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -39,10 +38,11 @@ from statsmodels.stats.power import TTestIndPower
 # solve_power otherwise does lazily, inside our catch_warnings, overriding its "ignore"
 from statsmodels.tools import sm_exceptions  # noqa: F401
 
-from reinforce.config import REFERENCE_VARIANT
-from reinforce.errors import DataError
-from reinforce.inputs import check_runs, read_table
-from reinforce.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
+from reinforce.io.config import REFERENCE_VARIANT
+from reinforce.io.errors import DataError
+from reinforce.io.inputs import check_runs, read_table
+from reinforce.io.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
+from reinforce import seeding
 ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
 ALPHA = 0.05  # significance level of the tests and of the power statement
@@ -101,8 +101,7 @@ def prob_improvement(x, y, axis: int = -1):
 
 def make_rng(seed: int, *names: str) -> np.random.Generator:
     """A Generator that depends on seed and the names only (stable across processes)."""
-    key = tuple(zlib.crc32(name.encode()) for name in names)
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+    return seeding.bootstrap_rng(seed, *names)
 
 
 @dataclass(frozen=True)
@@ -458,7 +457,7 @@ class VariantRuns:
 
 
 def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
-    return read_table(path, columns)  # reinforce/inputs.py: every way a file can be off
+    return read_table(path, columns)  # reinforce/io/inputs.py: every way a file can be off
 
 
 def read_variant(runs_dir: str | Path, name: str) -> VariantRuns:

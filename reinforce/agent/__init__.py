@@ -1,0 +1,2 @@
+"""The agent: the policy, training, evaluation, and tuning (candidates on tuning seeds) above
+them."""

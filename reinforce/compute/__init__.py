@@ -1,0 +1,1 @@
+"""Where seed groups run: this process, local worker processes, or a Ray cluster."""

@@ -1,0 +1,2 @@
+"""Simulation: the environments, their compiled steps (_kernels.py), the lockstep rollout and
+Episode."""
