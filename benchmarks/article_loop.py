@@ -58,8 +58,9 @@ def finish_episode(policy: ArticlePolicy, optimizer, gamma: float) -> float:
     return float(loss)
 
 
-def run_seed(seed: int, episodes: int, env_id: str = "CartPole-v1", lr: float = 0.01,
-             gamma: float = 0.99) -> tuple[list[float], int]:
+def run_seed(
+    seed: int, episodes: int, env_id: str = "CartPole-v1", lr: float = 0.01, gamma: float = 0.99
+) -> tuple[list[float], int]:
     """The article's main(): returns (episode returns, env steps)."""
     torch.manual_seed(seed)
     env = gym.make(env_id)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = str(Path(__file__).resolve().parents[1])
 
-TRAIN = r'''
+TRAIN = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import reinforce
@@ -38,9 +38,9 @@ if __name__ == "__main__":
                                workers=workers, label=name)
         out.append([name, result.env_steps, result.seconds])
     print(json.dumps(out))
-'''
+"""
 
-ARTICLE = r'''
+ARTICLE = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import reinforce, torch
@@ -49,18 +49,24 @@ torch.set_num_threads(1)
 start = time.perf_counter()
 steps = sum(run_seed(seed, int(sys.argv[2]))[1] for seed in range(int(sys.argv[3])))
 print(json.dumps([steps, time.perf_counter() - start]))
-'''
+"""
 
 
 def run(code: str, *args) -> list:
-    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, cwd="/", check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("before", help="the other checkout (e.g. main)")
     parser.add_argument("--episodes", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=10)
@@ -72,14 +78,20 @@ def main() -> None:
     if args.sweep:
         # The three variants of the default sweep before tuning and the actor-critic came
         # (value-baseline with the lr it had then): what the throughput work started from.
-        runs = [["article", {}, 10, 2], ["value-baseline", {"baseline": "value", "lr": 0.005}, 10, 2],
-                ["lr-1e-3", {"lr": 0.001}, 10, 2]]
+        runs = [
+            ["article", {}, 10, 2],
+            ["value-baseline", {"baseline": "value", "lr": 0.005}, 10, 2],
+            ["lr-1e-3", {"lr": 0.001}, 10, 2],
+        ]
         totals = {}
         for when, root in checkouts.items():
             rows = run(TRAIN, root, json.dumps(runs))
             for name, steps, seconds in rows:
-                print(f"{when}: {name}: {steps} env steps in {seconds:.1f} s "
-                      f"({steps / seconds:,.0f} steps/s)", flush=True)
+                print(
+                    f"{when}: {name}: {steps} env steps in {seconds:.1f} s "
+                    f"({steps / seconds:,.0f} steps/s)",
+                    flush=True,
+                )
             totals[when] = sum(seconds for _, _, seconds in rows)
             print(f"{when}: training {totals[when]:.1f} s", flush=True)
         print(f"training time, before / after: {totals['before'] / totals['after']:.2f}x")
@@ -88,23 +100,35 @@ def main() -> None:
     speeds = {}
     for workers in (1, 2):
         for when, root in checkouts.items():
-            (_, steps, seconds), = run(TRAIN, root, json.dumps(
-                [["ours", {"episodes": args.episodes}, args.seeds, workers]]))
+            ((_, steps, seconds),) = run(
+                TRAIN,
+                root,
+                json.dumps([["ours", {"episodes": args.episodes}, args.seeds, workers]]),
+            )
             speeds[when, workers] = steps / seconds
-            print(f"{when}, {workers} process(es): {steps} env steps in {seconds:.1f} s = "
-                  f"{steps / seconds:,.0f} steps/s", flush=True)
+            print(
+                f"{when}, {workers} process(es): {steps} env steps in {seconds:.1f} s = "
+                f"{steps / seconds:,.0f} steps/s",
+                flush=True,
+            )
     steps, seconds = run(ARTICLE, HERE, args.episodes, args.article_seeds)
     article = steps / seconds
-    print(f"article's loop, seeds 0-{args.article_seeds - 1}: {steps} env steps in "
-          f"{seconds:.1f} s = {article:,.0f} steps/s")
+    print(
+        f"article's loop, seeds 0-{args.article_seeds - 1}: {steps} env steps in "
+        f"{seconds:.1f} s = {article:,.0f} steps/s"
+    )
     for (when, workers), speed in speeds.items():
         print(f"ratio, {when} with {workers} process(es) / article: {speed / article:.1f}x")
     for workers in (1, 2):
-        print(f"after / before, {workers} process(es): "
-              f"{speeds['after', workers] / speeds['before', workers]:.2f}x")
+        print(
+            f"after / before, {workers} process(es): "
+            f"{speeds['after', workers] / speeds['before', workers]:.2f}x"
+        )
     for when in checkouts:
-        print(f"parallel efficiency {when}, 1 -> 2 processes: "
-              f"{speeds[when, 2] / (2 * speeds[when, 1]):.0%}")
+        print(
+            f"parallel efficiency {when}, 1 -> 2 processes: "
+            f"{speeds[when, 2] / (2 * speeds[when, 1]):.0%}"
+        )
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ import yaml
 
 from tests.conftest import ROOT, make_project, run, tiny_params, tree_bytes
 
-RUNS = [("local", {"backend": "local", "workers": 2}),
-        ("ray, 1 seed per task", {"backend": "ray", "seeds_per_task": 1}),
-        ("ray, 5 seeds per task", {"backend": "ray", "seeds_per_task": 5})]
+RUNS = [
+    ("local", {"backend": "local", "workers": 2}),
+    ("ray, 1 seed per task", {"backend": "ray", "seeds_per_task": 1}),
+    ("ray, 5 seeds per task", {"backend": "ray", "seeds_per_task": 5}),
+]
 
 
 def main() -> None:

@@ -27,15 +27,22 @@ def wait_for_queue(project: Path) -> str:
 
 
 def main() -> None:
-    os.environ.update({"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # loopback only
-                       "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token",
-                       "RAY_AUTH_TOKEN": secrets.token_hex(16)})
+    os.environ.update(
+        {
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # loopback only
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN": secrets.token_hex(16),
+        }
+    )
     import ray
     from ray._private import state
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 2, "node_ip_address": "127.0.0.1", "include_dashboard": False})
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 2, "node_ip_address": "127.0.0.1", "include_dashboard": False},
+    )
     os.environ["RAY_ADDRESS"] = cluster.address
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -47,14 +54,17 @@ def main() -> None:
             run(["dvc", "repro"], project)
             print(f"baseline dvc repro: {time.perf_counter() - start:.1f} s", flush=True)
             for jobs, values in ((1, "0.001,0.002"), (2, "0.005,0.006")):
-                run(["dvc", "exp", "run", "--queue", "-S", f"variants.article.lr={values}"],
-                    project)
+                run(
+                    ["dvc", "exp", "run", "--queue", "-S", f"variants.article.lr={values}"], project
+                )
                 start = time.perf_counter()
                 run(["dvc", "queue", "start", "-j", str(jobs)], project)
                 status = wait_for_queue(project)
-                print(f"dvc queue start -j {jobs}: 2 experiments in "
-                      f"{time.perf_counter() - start:.1f} s ({status.count('Failed')} failed)",
-                      flush=True)
+                print(
+                    f"dvc queue start -j {jobs}: 2 experiments in "
+                    f"{time.perf_counter() - start:.1f} s ({status.count('Failed')} failed)",
+                    flush=True,
+                )
         ray.init(address=cluster.address, logging_level="ERROR")
         spans = [(job["StartTime"], job["EndTime"]) for job in state.jobs() if job.get("EndTime")]
         ray.shutdown()

@@ -35,19 +35,31 @@ from reinforce.io.config import load_config
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--episodes", type=int, default=None,
-                        help="episodes per seed (default: train.episodes of params.yaml)")
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="episodes per seed (default: train.episodes of params.yaml)",
+    )
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--article-seeds", type=int, default=None,
-                        help="run the article's loop on the first K seeds only")
+    parser.add_argument(
+        "--article-seeds",
+        type=int,
+        default=None,
+        help="run the article's loop on the first K seeds only",
+    )
     args = parser.parse_args()
 
     cfg = load_config(args.params)
-    train = cfg.train if args.episodes is None else \
-        type(cfg.train)(**{**cfg.train.__dict__, "episodes": args.episodes})
+    train = (
+        cfg.train
+        if args.episodes is None
+        else type(cfg.train)(**{**cfg.train.__dict__, "episodes": args.episodes})
+    )
     seeds = list(range(args.seeds))
     torch.set_num_threads(1)
 
@@ -59,28 +71,40 @@ def main() -> None:
     for workers in counts:
         ours = train_variant(train, cfg.env.id, seeds, workers=workers, label="ours")
         speeds[workers] = ours.env_steps / ours.seconds
-        print(f"ours, {workers} process(es): {ours.env_steps:>9} env steps in "
-              f"{ours.seconds:7.1f} s = {speeds[workers]:9,.0f} steps/s", flush=True)
+        print(
+            f"ours, {workers} process(es): {ours.env_steps:>9} env steps in "
+            f"{ours.seconds:7.1f} s = {speeds[workers]:9,.0f} steps/s",
+            flush=True,
+        )
 
-    article_seeds = seeds[:args.article_seeds] if args.article_seeds else seeds
+    article_seeds = seeds[: args.article_seeds] if args.article_seeds else seeds
     start, article_steps = time.perf_counter(), 0
     for seed in article_seeds:
         _, steps = run_seed(seed, train.episodes, cfg.env.id, train.lr, train.gamma)
         article_steps += steps
     article_seconds = time.perf_counter() - start
     article_speed = article_steps / article_seconds
-    print(f"article's loop, 1 process: {article_steps:>9} env steps in {article_seconds:7.1f} s"
-          f" = {article_speed:9,.0f} steps/s [{len(article_seeds)} seeds]")
-    article_note = "" if article_seeds == seeds else \
-        f"; the article's loop on seeds 0-{len(article_seeds) - 1} only: a ratio of steps/s"
+    print(
+        f"article's loop, 1 process: {article_steps:>9} env steps in {article_seconds:7.1f} s"
+        f" = {article_speed:9,.0f} steps/s [{len(article_seeds)} seeds]"
+    )
+    article_note = (
+        ""
+        if article_seeds == seeds
+        else f"; the article's loop on seeds 0-{len(article_seeds) - 1} only: a ratio of steps/s"
+    )
     for workers, speed in speeds.items():
-        print(f"ratio, ours with {workers} process(es) / article: {speed / article_speed:.1f}x "
-              f"[{len(seeds)} seeds x {train.episodes} episodes, {cfg.env.id}{article_note}]")
+        print(
+            f"ratio, ours with {workers} process(es) / article: {speed / article_speed:.1f}x "
+            f"[{len(seeds)} seeds x {train.episodes} episodes, {cfg.env.id}{article_note}]"
+        )
     if len(speeds) > 1:
         workers = max(speeds)
-        print(f"parallel efficiency, 1 -> {workers} processes: "
-              f"{speeds[workers] / (workers * speeds[1]):.0%} "
-              f"({len(seeds) / workers:.1f} seeds per process)")
+        print(
+            f"parallel efficiency, 1 -> {workers} processes: "
+            f"{speeds[workers] / (workers * speeds[1]):.0%} "
+            f"({len(seeds) / workers:.1f} seeds per process)"
+        )
 
 
 if __name__ == "__main__":

@@ -126,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         if new != text:
             args.file.write_text(new)
         return 0
-    problems = [f"{stage}: {kind} {path}"
-                for stage, (missing, extra) in sorted(changes.items())
-                for kind, paths in (("missing", missing), ("extra", extra))
-                for path in sorted(paths)]
+    problems = [
+        f"{stage}: {kind} {path}"
+        for stage, (missing, extra) in sorted(changes.items())
+        for kind, paths in (("missing", missing), ("extra", extra))
+        for path in sorted(paths)
+    ]
     if new != text and not problems:
         problems = ["the code deps are not in the generated order"]
     for problem in problems:

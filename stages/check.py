@@ -29,8 +29,7 @@ def main(argv):
     args = parser.parse_args(argv)
     cfg = load_config(args.params)
     write_atomic(CHECK_PATH, CHECK_RECORD)
-    print(f"check: {args.params} is valid ({len(cfg.variants)} variants, "
-          f"{len(cfg.seeds)} seeds)")
+    print(f"check: {args.params} is valid ({len(cfg.variants)} variants, {len(cfg.seeds)} seeds)")
 
 
 if __name__ == "__main__":

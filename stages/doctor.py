@@ -14,8 +14,9 @@ from reinforce.io.lockfile import lock_problem, repair_lock
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fix", action="store_true",
-                        help="restore a damaged dvc.lock from git (else remove it)")
+    parser.add_argument(
+        "--fix", action="store_true", help="restore a damaged dvc.lock from git (else remove it)"
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     problem = lock_problem(".")
     if problem is None:

@@ -7,12 +7,19 @@ import argparse
 import json
 import time
 
+from reinforce.agent.evaluate import evaluate_policies
 from reinforce.compute.backends import open_backend
 from reinforce.io.cli import stage_main
 from reinforce.io.config import load_config
-from reinforce.agent.evaluate import evaluate_policies
-from reinforce.io.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
-                               fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
+from reinforce.io.outputs import (
+    FINGERPRINT_FILE,
+    atomic_directory,
+    check_output_folder,
+    fingerprint_mismatch,
+    log_path,
+    write_atomic,
+    write_fingerprint,
+)
 
 
 @stage_main("evaluate")
@@ -25,29 +32,48 @@ def main(argv):
     cfg = load_config(args.params)
     cfg.variant(args.variant)
     train_dir = f"runs/{args.variant}/train"
-    check_output_folder(f"runs/{args.variant}/eval", "evaluate",
-                        lambda name: name in ("eval.csv", FINGERPRINT_FILE))
-    if (note := fingerprint_mismatch(train_dir)):
+    check_output_folder(
+        f"runs/{args.variant}/eval", "evaluate", lambda name: name in ("eval.csv", FINGERPRINT_FILE)
+    )
+    if note := fingerprint_mismatch(train_dir):
         print(f"evaluate@{args.variant}: note: {note}", flush=True)
 
     start = time.perf_counter()
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
-        if (line := backend.summary()):
+        if line := backend.summary():
             print(f"evaluate@{args.variant}: {line}", flush=True)
-        returns = evaluate_policies(train_dir, cfg.env.id, cfg.seeds, cfg.evaluate,
-                                    backend=backend, label=f"evaluate@{args.variant}")
+        returns = evaluate_policies(
+            train_dir,
+            cfg.env.id,
+            cfg.seeds,
+            cfg.evaluate,
+            backend=backend,
+            label=f"evaluate@{args.variant}",
+        )
         where = backend.describe()
     seconds = time.perf_counter() - start
     with atomic_directory(f"runs/{args.variant}/eval") as tmp:
         returns.to_csv(tmp / "eval.csv", index=False, float_format="%.9g")
         write_fingerprint(tmp)
     per_seed = returns.groupby("seed")["return"].mean()
-    print(f"evaluate@{args.variant}: {cfg.evaluate.episodes} {cfg.evaluate.policy} episodes per "
-          f"seed; mean return per seed: "
-          + ", ".join(f"{seed}: {value:.1f}" for seed, value in per_seed.items()))
-    write_atomic(log_path(f"evaluate-{args.variant}.json"), json.dumps({
-        "variant": args.variant, "seeds": list(cfg.seeds), "seconds": seconds, **where,
-    }, indent=2) + "\n")
+    print(
+        f"evaluate@{args.variant}: {cfg.evaluate.episodes} {cfg.evaluate.policy} episodes per "
+        f"seed; mean return per seed: "
+        + ", ".join(f"{seed}: {value:.1f}" for seed, value in per_seed.items())
+    )
+    write_atomic(
+        log_path(f"evaluate-{args.variant}.json"),
+        json.dumps(
+            {
+                "variant": args.variant,
+                "seeds": list(cfg.seeds),
+                "seconds": seconds,
+                **where,
+            },
+            indent=2,
+        )
+        + "\n",
+    )
 
 
 if __name__ == "__main__":

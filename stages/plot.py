@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 
+from reinforce.analysis.stats import DataError
 from reinforce.io.cli import run_report_step, stage_main
 from reinforce.io.config import Config
-from reinforce.analysis.stats import DataError
 
 
 def write_figures_and_report(config: Config) -> str:
@@ -22,8 +22,9 @@ def write_figures_and_report(config: Config) -> str:
 
 @stage_main("plot")
 def main(argv):
-    return run_report_step("plot", __doc__, argv, write_figures_and_report,
-                           (DataError, FileNotFoundError))
+    return run_report_step(
+        "plot", __doc__, argv, write_figures_and_report, (DataError, FileNotFoundError)
+    )
 
 
 if __name__ == "__main__":

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import sys
 
+from reinforce.agent.tuning import write_selection
 from reinforce.analysis.tuning_checks import selection_warnings
 from reinforce.io.cli import run_report_step, stage_main
 from reinforce.io.config import Config
 from reinforce.io.errors import DataError
-from reinforce.agent.tuning import write_selection
 
 
 def select(config: Config) -> str:
     chosen = write_selection(config, ".")
     warnings = "".join(f"\nselect: warning: {line}" for line in selection_warnings(config, "."))
-    return "; ".join(f"{name}: " + (", ".join(f"{k}={v}" for k, v in values.items())
-                                    if values else "not tuned")
-                     for name, values in chosen.items()) + warnings
+    return (
+        "; ".join(
+            f"{name}: "
+            + (", ".join(f"{k}={v}" for k, v in values.items()) if values else "not tuned")
+            for name, values in chosen.items()
+        )
+        + warnings
+    )
 
 
 @stage_main("select")

@@ -9,20 +9,30 @@ import argparse
 import json
 import re
 
+from reinforce.agent.policy import policy_path
+from reinforce.agent.train import train_variant
 from reinforce.compute.backends import open_backend
 from reinforce.io.cli import stage_main
 from reinforce.io.config import load_config
-from reinforce.io.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
-                               container_identity, environment_fingerprint,
-                               fingerprint_mismatch, log_path, write_atomic, write_fingerprint)
-from reinforce.agent.policy import policy_path
-from reinforce.agent.train import train_variant
+from reinforce.io.outputs import (
+    FINGERPRINT_FILE,
+    atomic_directory,
+    check_output_folder,
+    container_identity,
+    environment_fingerprint,
+    fingerprint_mismatch,
+    log_path,
+    write_atomic,
+    write_fingerprint,
+)
 
 
 def written_here(name: str) -> bool:
     """Whether this stage writes a file of that name into its output folder."""
-    return name in ("curves.csv", FINGERPRINT_FILE) or re.fullmatch(
-        r"policy_seed\d+\.pt", name) is not None
+    return (
+        name in ("curves.csv", FINGERPRINT_FILE)
+        or re.fullmatch(r"policy_seed\d+\.pt", name) is not None
+    )
 
 
 @stage_main("train")
@@ -38,14 +48,15 @@ def main(argv):
     train_cfg = cfg.trained_variant(args.variant, cfg.selected_values(".", args.variant))
     out = args.out or f"runs/{args.variant}/train"
     check_output_folder(out, "train", written_here)  # before the work, not after it
-    if (note := fingerprint_mismatch(out)):
+    if note := fingerprint_mismatch(out):
         print(f"train@{args.variant}: note: {note}", flush=True)
 
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
-        if (line := backend.summary()):
+        if line := backend.summary():
             print(f"train@{args.variant}: {line}", flush=True)
-        result = train_variant(train_cfg, cfg.env.id, cfg.seeds, label=f"train@{args.variant}",
-                               backend=backend)
+        result = train_variant(
+            train_cfg, cfg.env.id, cfg.seeds, label=f"train@{args.variant}", backend=backend
+        )
         where = backend.describe()
 
     with atomic_directory(out) as tmp:
@@ -55,13 +66,27 @@ def main(argv):
         write_fingerprint(tmp)
 
     speed = result.env_steps / result.seconds
-    print(f"train@{args.variant}: {len(cfg.seeds)} seeds x {train_cfg.episodes} episodes, "
-          f"{result.env_steps} env steps in {result.seconds:.1f} s ({speed:,.0f} steps/s)")
-    write_atomic(log_path(f"train-{args.variant}.json"), json.dumps({
-        "variant": args.variant, "seeds": list(cfg.seeds), "env_steps": result.env_steps,
-        "seconds": result.seconds, "steps_per_second": speed, **where,
-        "environment": environment_fingerprint(), "container": container_identity(),
-    }, indent=2) + "\n")
+    print(
+        f"train@{args.variant}: {len(cfg.seeds)} seeds x {train_cfg.episodes} episodes, "
+        f"{result.env_steps} env steps in {result.seconds:.1f} s ({speed:,.0f} steps/s)"
+    )
+    write_atomic(
+        log_path(f"train-{args.variant}.json"),
+        json.dumps(
+            {
+                "variant": args.variant,
+                "seeds": list(cfg.seeds),
+                "env_steps": result.env_steps,
+                "seconds": result.seconds,
+                "steps_per_second": speed,
+                **where,
+                "environment": environment_fingerprint(),
+                "container": container_identity(),
+            },
+            indent=2,
+        )
+        + "\n",
+    )
 
 
 if __name__ == "__main__":

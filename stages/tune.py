@@ -6,13 +6,18 @@ Writes tuning/search/<variant>/{results.csv, environment.json}.
 
 import argparse
 
+from reinforce.agent.tuning import tune_variant
+from reinforce.analysis.stats import summarize_candidates, table_csv
 from reinforce.compute.backends import open_backend
 from reinforce.io.cli import stage_main
 from reinforce.io.config import load_config, tuning_results_path
-from reinforce.io.outputs import (FINGERPRINT_FILE, atomic_directory, check_output_folder,
-                               write_atomic, write_fingerprint)
-from reinforce.analysis.stats import summarize_candidates, table_csv
-from reinforce.agent.tuning import tune_variant
+from reinforce.io.outputs import (
+    FINGERPRINT_FILE,
+    atomic_directory,
+    check_output_folder,
+    write_atomic,
+    write_fingerprint,
+)
 
 
 @stage_main("tune")
@@ -24,10 +29,13 @@ def main(argv):
 
     cfg = load_config(args.params)
     space = cfg.search_space(args.variant)
-    check_output_folder(tuning_results_path(".", args.variant).parent, "tune",
-                        lambda name: name in ("results.csv", FINGERPRINT_FILE))
+    check_output_folder(
+        tuning_results_path(".", args.variant).parent,
+        "tune",
+        lambda name: name in ("results.csv", FINGERPRINT_FILE),
+    )
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
-        if (line := backend.summary()):
+        if line := backend.summary():
             print(f"tune@{args.variant}: {line}", flush=True)
         results = tune_variant(cfg, args.variant, backend=backend)
     with atomic_directory(tuning_results_path(".", args.variant).parent) as tmp:
@@ -37,10 +45,12 @@ def main(argv):
     for row in summary.to_dict("records"):
         values = ", ".join(f"{key}={row[key]}" for key in space)
         median = row["median_episodes_to_solve"]
-        print(f"tune@{args.variant}: {values}: final-return IQM {row['final_return_iqm']:.1f}, "
-              f"solved {row['solve_rate']:.0%}, median episodes to solve "
-              f"{'never' if median is None or median != median else f'{median:g}'}"
-              f"{'  <- chosen' if row['chosen'] else ''}")
+        print(
+            f"tune@{args.variant}: {values}: final-return IQM {row['final_return_iqm']:.1f}, "
+            f"solved {row['solve_rate']:.0%}, median episodes to solve "
+            f"{'never' if median is None or median != median else f'{median:g}'}"
+            f"{'  <- chosen' if row['chosen'] else ''}"
+        )
 
 
 if __name__ == "__main__":

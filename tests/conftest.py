@@ -20,21 +20,37 @@ def tiny_params(**overrides) -> dict:
     params = {
         "env": {"id": "CartPole-v1", "solved_threshold": 475, "solve_window": 5},
         "seeds": [0, 1],
-        "train": {"episodes": 6, "gamma": 0.99, "lr": 0.01, "hidden_dim": 16,
-                  "normalize_returns": True, "baseline": "none", "critic_lr": 0.01,
-                  "entropy_coef": 0.0, "grad_clip_norm": None, "episodes_per_update": 1},
+        "train": {
+            "episodes": 6,
+            "gamma": 0.99,
+            "lr": 0.01,
+            "hidden_dim": 16,
+            "normalize_returns": True,
+            "baseline": "none",
+            "critic_lr": 0.01,
+            "entropy_coef": 0.0,
+            "grad_clip_norm": None,
+            "episodes_per_update": 1,
+        },
         "variants": {"article": {"lr": 0.01}, "value-baseline": {"baseline": "value"}},
         "tune": {"seeds": [10, 11], "search": {"value-baseline": {"lr": [0.01, 0.02]}}},
         "evaluate": {"episodes": 2, "seed_offset": 1000000, "policy": "greedy"},
-        "report": {"ci": 0.95, "bootstrap_resamples": 200, "bootstrap_seed": 0,
-                   "smoothing_window": 2},
+        "report": {
+            "ci": 0.95,
+            "bootstrap_resamples": 200,
+            "bootstrap_seed": 0,
+            "smoothing_window": 2,
+        },
         "compute": {"workers": 1},
     }
     for key, value in overrides.items():
         params[key] = value
     if "tune" not in overrides:  # keep only the searches of variants that are there
-        search = {name: space for name, space in params["tune"]["search"].items()
-                  if name in params["variants"]}
+        search = {
+            name: space
+            for name, space in params["tune"]["search"].items()
+            if name in params["variants"]
+        }
         params["tune"] = {**params["tune"], "search": search}
     return params
 
@@ -42,8 +58,15 @@ def tiny_params(**overrides) -> dict:
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-PROJECT_FILES = ["dvc.yaml", "dvc_templates", "reinforce", "stages", ".dvcignore", ".gitignore",
-                 "tuning/search/README.md"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "dvc_templates",
+    "reinforce",
+    "stages",
+    ".dvcignore",
+    ".gitignore",
+    "tuning/search/README.md",
+]
 
 
 def make_project(path: Path, params: dict) -> Path:
@@ -75,11 +98,11 @@ def run(command: list[str], cwd: Path, check: bool = True, **kwargs):
     import subprocess
 
     env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": ""}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                            **kwargs)
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n"
-                             f"{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 

@@ -14,8 +14,8 @@ import pytest
 from scipy import stats as sps
 
 from reinforce.analysis import claims, measures, survival, tuning_checks
-from reinforce.io.config import TrainConfig
 from reinforce.analysis.stats import summarize_candidates
+from reinforce.io.config import TrainConfig
 from tests.test_stats import write_params, write_runs
 
 Z95 = sps.norm.ppf(0.975)
@@ -27,16 +27,19 @@ Z95 = sps.norm.ppf(0.975)
 
 def test_kaplan_meier_with_ties_and_censoring_by_hand():
     # 7 seeds: solves at 127, 150, 165, 165 (a tie), 200; two censored at their budget 300
-    km = survival.kaplan_meier([127, 150, 165, 165, 200, 300, 300],
-                               [True, True, True, True, True, False, False])
+    km = survival.kaplan_meier(
+        [127, 150, 165, 165, 200, 300, 300], [True, True, True, True, True, False, False]
+    )
     # S: 6/7; 6/7 * 5/6 = 5/7; 5/7 * 3/5 = 3/7 (two of five at risk); 3/7 * 2/3 = 2/7
     assert km["time"] == [0.0, 127.0, 150.0, 165.0, 200.0, 300.0]
     assert km["solved"] == pytest.approx([0, 1 / 7, 2 / 7, 4 / 7, 5 / 7, 5 / 7])
     assert km["median"] == 165.0  # S first <= 1/2 at 165
     assert km["solved_seeds"] == 5 and km["seeds"] == 7
     # the band: Greenwood's variance on the log-log scale, by hand at t = 127 and 165
-    for index, s, terms in ((1, 6 / 7, [1 / (7 * 6)]),
-                            (3, 3 / 7, [1 / (7 * 6), 1 / (6 * 5), 2 / (5 * 3)])):
+    for index, s, terms in (
+        (1, 6 / 7, [1 / (7 * 6)]),
+        (3, 3 / 7, [1 / (7 * 6), 1 / (6 * 5), 2 / (5 * 3)]),
+    ):
         se = math.sqrt(sum(terms)) / abs(math.log(s))
         low, high = s ** math.exp(Z95 * se), s ** math.exp(-Z95 * se)
         assert km["ci_low"][index] == pytest.approx(1 - high)
@@ -99,16 +102,21 @@ def test_logrank_with_ties_and_censoring_is_scipys():
     y_t = [300, 400, 455, 500, 165, 700, 800, 1000, 1000, 1000]
     y_s = [True] * 7 + [False] * 3
     result = survival.logrank(x_t, x_s, y_t, y_s)
-    expected = sps.logrank(sps.CensoredData(uncensored=x_t),
-                           sps.CensoredData(uncensored=y_t[:7], right=y_t[7:]))
-    assert result == {"statistic": pytest.approx(expected.statistic),
-                      "p": pytest.approx(expected.pvalue)}
+    expected = sps.logrank(
+        sps.CensoredData(uncensored=x_t), sps.CensoredData(uncensored=y_t[:7], right=y_t[7:])
+    )
+    assert result == {
+        "statistic": pytest.approx(expected.statistic),
+        "p": pytest.approx(expected.pvalue),
+    }
     assert result["statistic"] > 0 and result["p"] < 0.001
 
 
 def test_logrank_undefined_without_solves_or_overlap():
     assert survival.logrank([5, 6], [False, False], [5, 9], [False, False]) == {
-        "statistic": None, "p": None}
+        "statistic": None,
+        "p": None,
+    }
     # every y seed censored before the only solve: no one of y at risk, no variance
     assert survival.logrank([100], [True], [5, 6], [False, False])["p"] is None
     single = survival.logrank([5], [True], [6], [True])
@@ -117,8 +125,7 @@ def test_logrank_undefined_without_solves_or_overlap():
 
 def test_min_detectable_hazard_ratio_schoenfeld():
     hr = survival.min_detectable_hazard_ratio(17, 0.5)
-    assert math.log(hr) ** 2 * 17 * 0.25 == pytest.approx(
-        (Z95 + sps.norm.ppf(0.8)) ** 2)
+    assert math.log(hr) ** 2 * 17 * 0.25 == pytest.approx((Z95 + sps.norm.ppf(0.8)) ** 2)
     assert survival.min_detectable_hazard_ratio(0, 0.5) is None
 
 
@@ -163,10 +170,12 @@ def test_solve_rate_comparison():
 
 
 def test_holm_runs_over_the_whole_family():
-    rows = [{"variant": "a", "metric": "time_to_solve", "test": "logrank", "p": 0.01},
-            {"variant": "a", "metric": "solve_rate", "test": "fisher", "p": 0.04},
-            {"variant": "b", "metric": "solve_rate", "test": "fisher", "p": 0.03},
-            {"variant": "b", "metric": "time_to_solve", "test": "logrank", "p": None}]
+    rows = [
+        {"variant": "a", "metric": "time_to_solve", "test": "logrank", "p": 0.01},
+        {"variant": "a", "metric": "solve_rate", "test": "fisher", "p": 0.04},
+        {"variant": "b", "metric": "solve_rate", "test": "fisher", "p": 0.03},
+        {"variant": "b", "metric": "time_to_solve", "test": "logrank", "p": None},
+    ]
     assert claims.holm_family(rows) == 3
     # sorted 0.01, 0.03, 0.04 times 3, 2, 1 -> 0.03, 0.06, 0.04 -> monotone: 0.06 for both
     assert [r["p_holm"] for r in rows[:3]] == pytest.approx([0.03, 0.06, 0.06])
@@ -179,8 +188,9 @@ def test_holm_runs_over_the_whole_family():
 
 
 def test_claims_of_a_faster_variant(tmp_path):
-    write_params(tmp_path, {"article": {}, "fast": {"lr": 0.02}}, window=5, threshold=100.0,
-                 eval_episodes=1)
+    write_params(
+        tmp_path, {"article": {}, "fast": {"lr": 0.02}}, window=5, threshold=100.0, eval_episodes=1
+    )
     slow = {s: [float(min(200, 10 * e + s)) for e in range(1, 21)] for s in range(3)}
     fast = {s: [float(min(200, 40 * e + s)) for e in range(1, 21)] for s in range(3)}
     write_runs(tmp_path, "article", slow, {s: [500.0] for s in range(3)})
@@ -196,25 +206,30 @@ def test_claims_of_a_faster_variant(tmp_path):
     full = json.loads((tmp_path / "reports/statistics.json").read_text())
     rows = full["claims"]
     assert [(r["metric"], r["test"]) for r in rows] == [
-        (m, t) for m, _, tests in claims.METRICS for t in tests]
+        (m, t) for m, _, tests in claims.METRICS for t in tests
+    ]
     assert full["tests"]["family_size"] == sum(r["p"] is not None for r in rows)
     by = {(r["metric"], r["test"]): r for r in rows}
     # final return: every seed of both at the cap, 500
     assert by["final_return", "mann_whitney"]["verdict"].startswith(
-        "cannot separate: both at the cap (500) on 3/3 and 3/3 seeds")
+        "cannot separate: both at the cap (500) on 3/3 and 3/3 seeds"
+    )
     assert by["time_to_solve", "logrank"]["effect_value"] < 0
     fast_entry = full["variants"]["fast"]
-    assert fast_entry["time_to_solve"]["episodes"]["median"] < \
-        full["variants"]["article"]["time_to_solve"]["episodes"]["median"]
+    assert (
+        fast_entry["time_to_solve"]["episodes"]["median"]
+        < full["variants"]["article"]["time_to_solve"]["episodes"]["median"]
+    )
     # the final-return comparisons carry the family's corrected p
-    assert fast_entry["comparison"]["mann_whitney"]["p_holm"] == \
-        by["final_return", "mann_whitney"]["p_holm"]
+    assert (
+        fast_entry["comparison"]["mann_whitney"]["p_holm"]
+        == by["final_return", "mann_whitney"]["p_holm"]
+    )
     assert fast_entry["cost"]["gradient_steps_per_seed"] == 20.0
     csv = pd.read_csv(tmp_path / "reports/tables/claims.csv")
     assert list(csv.columns) == list(claims.CLAIM_COLUMNS) and len(csv) == len(rows)
     headline = json.loads((tmp_path / "metrics.json").read_text())
-    assert headline["fast"]["steps_to_solve"] == fast_entry["time_to_solve"]["env_steps"][
-        "median"]
+    assert headline["fast"]["steps_to_solve"] == fast_entry["time_to_solve"]["env_steps"]["median"]
 
 
 # --------------------------------------------------------------------------------------
@@ -222,15 +237,24 @@ def test_claims_of_a_faster_variant(tmp_path):
 
 
 def candidates_table(rows) -> pd.DataFrame:
-    frame = pd.DataFrame([{"candidate": c, "lr": lr, "seed": s, "final_return": f,
-                           "episodes_to_solve": e} for c, lr, s, f, e in rows])
+    frame = pd.DataFrame(
+        [
+            {"candidate": c, "lr": lr, "seed": s, "final_return": f, "episodes_to_solve": e}
+            for c, lr, s, f, e in rows
+        ]
+    )
     return summarize_candidates(frame.astype({"episodes_to_solve": "Int64"}), ["lr"])
 
 
 def test_tie_and_edge_of_grid_warnings():
     space = {"lr": (0.0005, 0.001, 0.002, 0.003)}
-    table = candidates_table([(c + 1, lr, s, 500.0, 200 - 10 * c + s)
-                              for c, lr in enumerate(space["lr"]) for s in range(3)])
+    table = candidates_table(
+        [
+            (c + 1, lr, s, 500.0, 200 - 10 * c + s)
+            for c, lr in enumerate(space["lr"])
+            for s in range(3)
+        ]
+    )
     assert table.loc[table["chosen"], "lr"].item() == 0.003
     warnings = tuning_checks.grid_warnings("ac", space, table)
     assert len(warnings) == 2
@@ -242,14 +266,19 @@ def test_tie_and_edge_of_grid_warnings():
 
 def test_no_warning_inside_the_grid_with_a_clear_winner():
     space = {"lr": (0.001, 0.01, 0.1)}
-    table = candidates_table([(1, 0.001, 0, 100.0, None), (2, 0.01, 0, 500.0, 150),
-                              (3, 0.1, 0, 20.0, None)])
+    table = candidates_table(
+        [(1, 0.001, 0, 100.0, None), (2, 0.01, 0, 500.0, 150), (3, 0.1, 0, 20.0, None)]
+    )
     assert tuning_checks.grid_warnings("v", space, table) == []
 
 
 def test_next_grid():
     assert tuning_checks.next_grid("lr", [0.002, 0.005, 0.01, 0.02], 0.002) == [
-        0.00032, 0.0008, 0.002, 0.005]
+        0.00032,
+        0.0008,
+        0.002,
+        0.005,
+    ]
     assert tuning_checks.next_grid("update_epochs", [2, 4, 6], 6) == [4, 6, 8, 10]
     assert tuning_checks.next_grid("lr", [0.1, 0.2, 0.3], 0.2) is None
 
@@ -259,16 +288,20 @@ def test_select_prints_the_warnings_and_writes_the_same_selection(tmp_path, caps
 
     from stages import select as stage
 
-    params = {"env": {"id": "CartPole-v1", "solved_threshold": 475, "solve_window": 5},
-              "seeds": [0], "variants": {"article": {"lr": 0.01}, "tuned": {"baseline": "value"}},
-              "tune": {"seeds": [10, 11], "search": {"tuned": {"lr": [0.001, 0.01, 0.1]}}}}
+    params = {
+        "env": {"id": "CartPole-v1", "solved_threshold": 475, "solve_window": 5},
+        "seeds": [0],
+        "variants": {"article": {"lr": 0.01}, "tuned": {"baseline": "value"}},
+        "tune": {"seeds": [10, 11], "search": {"tuned": {"lr": [0.001, 0.01, 0.1]}}},
+    }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     folder = tmp_path / "tuning" / "search" / "tuned"
     folder.mkdir(parents=True)
     (folder / "results.csv").write_text(
         "candidate,lr,seed,final_return,episodes_to_solve\n"
         "1,0.001,10,500.0,90\n1,0.001,11,500.0,80\n2,0.01,10,500.0,120\n"
-        "2,0.01,11,500.0,130\n3,0.1,10,20.0,\n3,0.1,11,30.0,\n")
+        "2,0.01,11,500.0,130\n3,0.1,10,20.0,\n3,0.1,11,30.0,\n"
+    )
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
@@ -280,5 +313,6 @@ def test_select_prints_the_warnings_and_writes_the_same_selection(tmp_path, caps
     assert "select: warning: tuned: 2 of 3 candidates tie" in out
     assert "select: warning: tuned: the chosen lr=0.001 is the smallest value" in out
     assert json.loads((tmp_path / "tuning/selected/tuned.json").read_text())["values"] == {
-        "lr": 0.001}
+        "lr": 0.001
+    }
     assert "warning" not in (tmp_path / "tuning/selected/tuned.json").read_text()

@@ -3,6 +3,7 @@
 Fast and engine-free: they parse files only. The image itself is built and run by
 scripts/container-check (podman/buildah), see docs/container.md.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,9 @@ def test_base_image_is_a_build_arg_pinned_by_digest(dockerfile):
     default = _arg_defaults(dockerfile).get(match.group(1))
     assert default, f"ARG {match.group(1)} needs a default"
     assert DIGEST_REF.match(default), f"{default!r} is not NAME:TAG@sha256:<64 hex>"
-    assert default.startswith("debian:bookworm-slim@"), "the stand-in of container-check is bookworm"
+    assert default.startswith("debian:bookworm-slim@"), (
+        "the stand-in of container-check is bookworm"
+    )
     # The ARG is declared before FROM (global scope) so that FROM can use it.
     first_arg = _instructions(dockerfile, "ARG")[0]
     assert first_arg["startline"] < froms[0]["startline"]
@@ -58,7 +61,9 @@ def test_dependencies_installed_with_require_hashes(dockerfile):
     assert "--require-hashes" in runs
     assert re.search(r"-r\s+\S*requirements\.txt", runs)
     assert "--extra-index-url" in runs and "TORCH_INDEX_URL" in runs
-    assert _arg_defaults(dockerfile).get("TORCH_INDEX_URL") == "https://download.pytorch.org/whl/cpu"
+    assert (
+        _arg_defaults(dockerfile).get("TORCH_INDEX_URL") == "https://download.pytorch.org/whl/cpu"
+    )
     # No bare `pip install NAME` outside the lock files.
     for cmd in re.split(r"&&|;", runs):
         if "pip install" in cmd:
@@ -80,7 +85,13 @@ def test_entrypoint_and_its_script(dockerfile):
     script = ROOT / "docker" / "entrypoint.sh"
     text = script.read_text()
     assert script.stat().st_mode & stat.S_IXUSR
-    for needle in ("verify", "dvc repro", "safe.directory", "python -m reinforce.io.verify", 'exec "$@"'):
+    for needle in (
+        "verify",
+        "dvc repro",
+        "safe.directory",
+        "python -m reinforce.io.verify",
+        'exec "$@"',
+    ):
         assert needle in text, needle
 
 
@@ -95,8 +106,11 @@ def test_environment_and_labels(dockerfile):
 
 
 def test_dockerignore_keeps_heavy_and_private_things_out():
-    entries = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    entries = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for needed in (".git", ".dvc/cache", "runs", "logs", ".venv", "venv"):
         assert needed in entries, needed
     for kept in ("dvc.lock", "params.yaml", "dvc.yaml", "reports"):
@@ -121,11 +135,14 @@ def _locked(path: Path) -> dict[str, tuple[str, list[str]]]:
         assert not line.startswith("-"), f"{path.name}: unexpected option line {line!r}"
         spec, *options = line.split(" --hash=")
         req = Requirement(spec.strip())
-        assert len(req.specifier) == 1 and next(iter(req.specifier)).operator == "==", \
+        assert len(req.specifier) == 1 and next(iter(req.specifier)).operator == "==", (
             f"{path.name}: {spec!r} is not ==-pinned"
+        )
         hashes = [h.strip() for h in options]
         assert hashes, f"{path.name}: {req.name} has no --hash"
-        assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), f"{path.name}: {req.name}"
+        assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), (
+            f"{path.name}: {req.name}"
+        )
         pins[canonicalize_name(req.name)] = (next(iter(req.specifier)).version, hashes)
     return pins
 
@@ -172,13 +189,17 @@ def _in_requirements(path: Path) -> list[Requirement]:
 
 
 def pins_of_in() -> dict[str, str]:
-    return {canonicalize_name(r.name): next(iter(r.specifier)).version
-            for r in _in_requirements(ROOT / "requirements.in")}
+    return {
+        canonicalize_name(r.name): next(iter(r.specifier)).version
+        for r in _in_requirements(ROOT / "requirements.in")
+    }
 
 
 @pytest.mark.parametrize("suffix", list(PLATFORMS))
-@pytest.mark.parametrize("source,lock", [("requirements.in", "requirements{}.txt"),
-                                         ("requirements-dev.in", "requirements-dev{}.txt")])
+@pytest.mark.parametrize(
+    "source,lock",
+    [("requirements.in", "requirements{}.txt"), ("requirements-dev.in", "requirements-dev{}.txt")],
+)
 def test_in_and_txt_agree(source, lock, suffix):
     lock = lock.format(suffix)
     pins = _locked(ROOT / lock)
@@ -189,7 +210,9 @@ def test_in_and_txt_agree(source, lock, suffix):
         wanted = Version(next(iter(req.specifier)).version)
         if name == "torch" and PLATFORMS[suffix] is None:
             wanted = Version(wanted.public)  # torch from PyPI: no +cpu build there
-        assert version == wanted, f"{lock} pins {req.name}=={version}, {source} says {req.specifier}"
+        assert version == wanted, (
+            f"{lock} pins {req.name}=={version}, {source} says {req.specifier}"
+        )
 
 
 @pytest.mark.parametrize("suffix", list(PLATFORMS))
@@ -206,7 +229,10 @@ def test_dev_lock_repeats_the_runtime_lock(suffix):
 @pytest.mark.parametrize("suffix", ["-linux-aarch64", "-macos-arm64"])
 def test_platforms_share_the_x86_64_versions(suffix):
     # Only torch's build and its platform-only dependencies may differ between platforms.
-    x86, other = _locked(ROOT / "requirements-dev.txt"), _locked(ROOT / f"requirements-dev{suffix}.txt")
+    x86, other = (
+        _locked(ROOT / "requirements-dev.txt"),
+        _locked(ROOT / f"requirements-dev{suffix}.txt"),
+    )
     differ = {n for n in set(x86) & set(other) if x86[n][0] != other[n][0]}
     assert differ == {"torch"}, differ
 

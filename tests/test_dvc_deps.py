@@ -17,8 +17,11 @@ STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
 def check(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "dvc_deps.py"), "--check",
-                           "--file", str(path)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "dvc_deps.py"), "--check", "--file", str(path)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_every_stage_depends_on_exactly_the_code_it_imports():
@@ -49,8 +52,12 @@ def test_the_generator_keeps_data_deps_and_comments():
 def test_a_lazy_import_counts(tmp_path):
     script = tmp_path / "stage.py"
     script.write_text("def main():\n    from reinforce.analysis.report import write_report\n")
-    assert {"reinforce", "reinforce.analysis", "reinforce.analysis.report",
-            "reinforce.analysis.report.write_report"} == dvc_deps.imported_names(script)
+    assert {
+        "reinforce",
+        "reinforce.analysis",
+        "reinforce.analysis.report",
+        "reinforce.analysis.report.write_report",
+    } == dvc_deps.imported_names(script)
 
 
 def test_editing_the_analysis_never_retrains():

@@ -55,22 +55,21 @@ def play_both(env_id: str, seeds: list[int], episodes: int, noise: float, action
 @pytest.mark.parametrize("noise", [1.0, 0.3, 0.02])
 def test_cartpole_batch_equals_gymnasium(noise):
     seeds = [0, 1, 2, 7, 123, 4096, 99991, 2**31 + 5, 2**62 + 1, 1_000_000]
-    lengths, truncations = play_both("CartPole-v1", seeds, episodes=6, noise=noise,
-                                     action_seed=int(noise * 1000))
+    lengths, truncations = play_both(
+        "CartPole-v1", seeds, episodes=6, noise=noise, action_seed=int(noise * 1000)
+    )
     assert len(lengths) == 6 * len(seeds)
     if noise == 0.02:  # the balancing rule keeps most episodes up to the 500-step limit
         assert truncations > 0 and max(lengths) == 500
 
 
 def test_cartpole_batch_many_seeds_random_actions():
-    lengths, _ = play_both("CartPole-v1", list(range(200)), episodes=3, noise=1.0,
-                           action_seed=5)
+    lengths, _ = play_both("CartPole-v1", list(range(200)), episodes=3, noise=1.0, action_seed=5)
     assert len(lengths) == 600
 
 
 def test_cartpole_v0_time_limit_is_read_from_the_spec():
-    lengths, truncations = play_both("CartPole-v0", [3, 4], episodes=2, noise=0.0,
-                                     action_seed=0)
+    lengths, truncations = play_both("CartPole-v0", [3, 4], episodes=2, noise=0.0, action_seed=0)
     assert max(lengths) <= 200 and truncations > 0
 
 

@@ -20,14 +20,24 @@ from tests.conftest import ROOT, make_project, run, tiny_params, tree_bytes
 
 # The short `dvc exp show` of docs/experiments.md: the changed params and the final-return
 # IQM of the variants that changed (metrics.json, the headline file).
-SHOW_NARROW = ["dvc", "exp", "show", "--no-pager", "--only-changed", "--drop",
-               r"Created|State|Executor|.*/|runs$"
-               r"|.*\.(iqm_|solve_rate|episodes_to_solve|steps_to_solve|n_seeds|chosen)"]
+SHOW_NARROW = [
+    "dvc",
+    "exp",
+    "show",
+    "--no-pager",
+    "--only-changed",
+    "--drop",
+    r"Created|State|Executor|.*/|runs$"
+    r"|.*\.(iqm_|solve_rate|episodes_to_solve|steps_to_solve|n_seeds|chosen)",
+]
 # The default three variants and a fourth with a long name: the short table must fit
 # 100 columns with them.
-VARIANTS = {"article": {"lr": 0.01}, "value-baseline": {"baseline": "value"},
-            "lr-1e-3": {"lr": 0.001},
-            "critic-lr-1e-3": {"baseline": "value", "critic_lr": 0.001}}
+VARIANTS = {
+    "article": {"lr": 0.01},
+    "value-baseline": {"baseline": "value"},
+    "lr-1e-3": {"lr": 0.001},
+    "critic-lr-1e-3": {"baseline": "value", "critic_lr": 0.001},
+}
 
 
 def show_narrow(project: Path, monkeypatch) -> str:
@@ -40,10 +50,12 @@ def show_narrow(project: Path, monkeypatch) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    path = make_project(tmp_path_factory.mktemp("experiments") / "repo",
-                        # no search space: here a variant's own keys change; how the
-                        # tuning stages rerun is tests/test_tuning.py's
-                        tiny_params(variants=VARIANTS, tune={"seeds": [10, 11], "search": {}}))
+    path = make_project(
+        tmp_path_factory.mktemp("experiments") / "repo",
+        # no search space: here a variant's own keys change; how the
+        # tuning stages rerun is tests/test_tuning.py's
+        tiny_params(variants=VARIANTS, tune={"seeds": [10, 11], "search": {}}),
+    )
     if (ROOT / "dvc_templates").is_dir() and not (path / "dvc_templates").exists():
         # `dvc plots` needs the template dvc.yaml names.
         shutil.copytree(ROOT / "dvc_templates", path / "dvc_templates")
@@ -66,8 +78,7 @@ def restore_head(path: Path) -> None:
 
 def test_exp_run_set_param_and_the_diffs(project, tmp_path, monkeypatch):
     # Plain `key=value` only overrides keys that exist; a new key needs `++`.
-    refused = run(["dvc", "exp", "run", "-S", "variants.article.gamma=0.9"], project,
-                  check=False)
+    refused = run(["dvc", "exp", "run", "-S", "variants.article.gamma=0.9"], project, check=False)
     assert refused.returncode != 0
     assert "+variants.article.gamma" in refused.stdout + refused.stderr
     assert run(["git", "status", "--porcelain"], project).stdout == ""
@@ -133,22 +144,29 @@ def _wait_for_queue(project: Path, timeout: float = 300) -> tuple[int, set[str],
         time.sleep(0.2)
     run(["dvc", "queue", "kill", "--all"], project, check=False)
     run(["dvc", "queue", "stop", "--kill"], project, check=False)
-    raise AssertionError(f"queue not done after {timeout} s:\n"
-                         + run(["dvc", "queue", "status"], project).stdout)
+    raise AssertionError(
+        f"queue not done after {timeout} s:\n" + run(["dvc", "queue", "status"], project).stdout
+    )
 
 
 def test_queued_sweep_runs_in_parallel_in_separate_workspaces(project):
     before = workspace_files(project)
-    queued = run(["dvc", "exp", "run", "--queue", "-S",
-                  "variants.article.lr=0.001,0.003,0.01"], project).stdout
+    queued = run(
+        ["dvc", "exp", "run", "--queue", "-S", "variants.article.lr=0.001,0.003,0.01"], project
+    ).stdout
     names = set(re.findall(r"Queued experiment '([^']+)'", queued))
     assert len(names) == 3, queued
     try:
         # The queue's workers are daemons that inherit stdout/stderr: with run()'s pipes,
         # `dvc queue start` would not return before they exit.
         with open(project.parent / "queue-start.log", "w") as log:
-            subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=project, check=True,
-                           stdout=log, stderr=subprocess.STDOUT)
+            subprocess.run(
+                ["dvc", "queue", "start", "-j", "2"],
+                cwd=project,
+                check=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         most, workspaces, temps = _wait_for_queue(project)
     finally:
         run(["dvc", "queue", "stop"], project, check=False)
@@ -199,8 +217,7 @@ def test_queued_sweep_runs_in_parallel_in_separate_workspaces(project):
     assert same["metrics"]["metrics.json"]["data"] == base_metrics
 
 
-def test_same_setup_gives_the_same_numbers_in_another_variant_and_experiment(project,
-                                                                            monkeypatch):
+def test_same_setup_gives_the_same_numbers_in_another_variant_and_experiment(project, monkeypatch):
     """value-baseline set to the article's setup, in an experiment: it is retrained from
     scratch and gives the article's bytes and numbers (the same seeds, the same config)."""
     result = run(["dvc", "exp", "run", "-S", "variants.value-baseline.baseline=none"], project)
@@ -209,8 +226,9 @@ def test_same_setup_gives_the_same_numbers_in_another_variant_and_experiment(pro
         for stage in ("train", "eval"):
             article = tree_bytes(project, f"runs/article/{stage}")
             other = tree_bytes(project, f"runs/value-baseline/{stage}")
-            assert {k.split("/", 2)[2]: v for k, v in article.items()} == \
-                {k.split("/", 2)[2]: v for k, v in other.items()}, stage
+            assert {k.split("/", 2)[2]: v for k, v in article.items()} == {
+                k.split("/", 2)[2]: v for k, v in other.items()
+            }, stage
         metrics = json.loads((project / "metrics.json").read_text())
         assert metrics["value-baseline"] == metrics["article"]
         full = json.loads((project / "reports" / "statistics.json").read_text())["variants"]

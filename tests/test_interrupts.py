@@ -30,11 +30,13 @@ def long_params(workers: int = 1) -> dict:
     return params
 
 
-def start(command: list[str], cwd: Path, stderr=subprocess.PIPE, env=None,
-          **kwargs) -> subprocess.Popen:
+def start(
+    command: list[str], cwd: Path, stderr=subprocess.PIPE, env=None, **kwargs
+) -> subprocess.Popen:
     """Start command in its own process group (as a shell does for a foreground job)."""
-    return subprocess.Popen(command, cwd=cwd, env=env or ENV, stderr=stderr, text=True,
-                            start_new_session=True, **kwargs)
+    return subprocess.Popen(
+        command, cwd=cwd, env=env or ENV, stderr=stderr, text=True, start_new_session=True, **kwargs
+    )
 
 
 def read_until_progress(process: subprocess.Popen, timeout: float = 60) -> list[str]:
@@ -102,8 +104,9 @@ def test_sigkill_of_dvc_repro_then_repro_gives_the_bytes_of_an_uninterrupted_run
     reference = make_project(tmp_path / "reference", long_params())
     killed = make_project(tmp_path / "killed", long_params())
     # The uninterrupted run goes on beside the killed one (one core each).
-    uninterrupted = start(["dvc", "repro"], reference, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
+    uninterrupted = start(
+        ["dvc", "repro"], reference, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         process = start(["dvc", "repro"], killed, stdout=subprocess.DEVNULL)
         read_until_progress(process)
@@ -144,15 +147,17 @@ def test_sigkill_of_dvc_repro_then_repro_gives_the_bytes_of_an_uninterrupted_run
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ctrl_c_of_the_train_stage_stops_at_once_with_one_line(tmp_path, workers):
     project = make_project(tmp_path / "repo", long_params(workers))
-    process = start([sys.executable, "-m", "stages.train", "article"], project,
-                    stdout=subprocess.PIPE)
+    process = start(
+        [sys.executable, "-m", "stages.train", "article"], project, stdout=subprocess.PIPE
+    )
     before = read_until_progress(process)
     message, exited, rest, children = interrupt(process)
     process.stdout.close()
 
     assert process.returncode == -signal.SIGINT  # died of SIGINT, as the shell expects
-    assert message < 1.0 and exited < 1.0, f"stopped after {message:.2f} s, exited after " \
-                                           f"{exited:.2f} s"
+    assert message < 1.0 and exited < 1.0, (
+        f"stopped after {message:.2f} s, exited after {exited:.2f} s"
+    )
     assert rest == ["train: interrupted; no output written"], rest
     assert "Traceback" not in "".join(before + rest)
     # The stage trains one seed group itself; the other workers (ignoring SIGINT) were
@@ -171,21 +176,27 @@ def test_ctrl_c_of_dvc_repro_stops_at_once_and_leaves_nothing_complete(tmp_path,
     env = {k: v for k, v in ENV.items() if k != "SHELL"} | ({"SHELL": shell} if shell else {})
     process = start(["dvc", "repro"], project, stdout=subprocess.DEVNULL, env=env)
     before = read_until_progress(process)
-    stage = [p for p in psutil.Process(process.pid).children(recursive=True)
-             if "stages.train" in p.cmdline()]  # not the shell's "-c" string
+    stage = [
+        p
+        for p in psutil.Process(process.pid).children(recursive=True)
+        if "stages.train" in p.cmdline()
+    ]  # not the shell's "-c" string
     # its second worker (and where it starts from a forkserver: the forkserver, the
     # resource tracker)
     stage += stage[0].children(recursive=True) if len(stage) == 1 else []
     message, exited, rest, children = interrupt(process)
 
-    assert message < 1.0 and exited < 1.0, f"stopped after {message:.2f} s, dvc exited " \
-                                           f"after {exited:.2f} s"
+    assert message < 1.0 and exited < 1.0, (
+        f"stopped after {message:.2f} s, dvc exited after {exited:.2f} s"
+    )
     assert process.returncode != 0
     # The stage's line, then DVC's own one-line error; no traceback from either. The
     # stage dies of SIGINT after cleaning up, so DVC reports -2 whichever shell it uses.
-    assert rest == ["train: interrupted; no output written",
-                    "ERROR: failed to reproduce 'train@article': failed to run: "
-                    "python -m stages.train 'article', exited with -2"], rest
+    assert rest == [
+        "train: interrupted; no output written",
+        "ERROR: failed to reproduce 'train@article': failed to run: "
+        "python -m stages.train 'article', exited with -2",
+    ], rest
     assert "Traceback" not in "".join(before + rest)
     # The stage and its helpers (beside them a shell, where it waits rather than execs).
     assert len(stage) == (2 if fork_is_safe() else 4) and set(stage) <= set(children)
@@ -204,9 +215,14 @@ def test_outputs_made_under_another_environment_are_named_in_one_line(tmp_path):
     (train / "environment.json").write_text(json.dumps(record, indent=2, sort_keys=True))
 
     result = run([sys.executable, "-m", "stages.evaluate", "article"], project)
-    notes = [line for line in result.stdout.splitlines() + result.stderr.splitlines()
-             if "another environment" in line]
+    notes = [
+        line
+        for line in result.stdout.splitlines() + result.stderr.splitlines()
+        if "another environment" in line
+    ]
     torch = metadata.version("torch")
-    assert notes == [f"evaluate@article: note: runs/article/train was made under another "
-                     f"environment: torch '1.0.0' -> '{torch}'"], result.stdout + result.stderr
+    assert notes == [
+        f"evaluate@article: note: runs/article/train was made under another "
+        f"environment: torch '1.0.0' -> '{torch}'"
+    ], result.stdout + result.stderr
     assert (project / "runs" / "article" / "eval" / "eval.csv").exists()

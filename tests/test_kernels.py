@@ -27,8 +27,10 @@ def reference_logits(x, w1, b1, w2, b2):
 
 
 def stack_of(n_seeds, obs_dim, n_actions, hidden_dim):
-    policies = [Policy(obs_dim, n_actions, hidden_dim, torch.Generator().manual_seed(s))
-                for s in range(n_seeds)]
+    policies = [
+        Policy(obs_dim, n_actions, hidden_dim, torch.Generator().manual_seed(s))
+        for s in range(n_seeds)
+    ]
     return policies, StackedPolicies(policies)
 
 
@@ -57,13 +59,14 @@ def test_a_seeds_actions_do_not_depend_on_the_other_rows():
     envs = rng.integers(0, 5, size=200)
     gumbel = rng.gumbel(size=(200, 2))
     together = stack.act(obs, envs, gumbel)
-    alone = [stack.act(obs[r:r + 1], envs[r:r + 1], gumbel[r:r + 1])[0] for r in range(200)]
+    alone = [stack.act(obs[r : r + 1], envs[r : r + 1], gumbel[r : r + 1])[0] for r in range(200)]
     assert together.tolist() == alone
 
 
 def test_play_cartpole_chooses_the_actions_policy_actions_chooses():
     """The fused loop's actions equal policy_actions' on the observations it recorded."""
     from reinforce.sim.envs import CartPoleBatch
+
     _, stack = stack_of(4, 4, 2, 16)
     batch = CartPoleBatch("CartPole-v1", [0, 1, 2, 3])
     noise = GumbelStreams([np.random.default_rng(s) for s in range(4)], 2, block=5)

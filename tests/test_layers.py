@@ -40,8 +40,11 @@ def imports_of(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
-            names |= {f"{node.module}.{alias.name}" for alias in node.names
-                      if (ROOT / node.module.replace(".", "/") / f"{alias.name}.py").exists()}
+            names |= {
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if (ROOT / node.module.replace(".", "/") / f"{alias.name}.py").exists()
+            }
         elif isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level:
@@ -61,8 +64,11 @@ def test_every_subpackage_is_a_layer():
 def test_module_imports_no_higher_layer(path):
     own = layer_of(module_name(path))
     allowed = set() if own is None else LAYERS[own] | {own}  # the root: below every layer
-    wrong = sorted(name for name in imports_of(path)
-                   if (layer := layer_of(name)) is not None and layer not in allowed)
+    wrong = sorted(
+        name
+        for name in imports_of(path)
+        if (layer := layer_of(name)) is not None and layer not in allowed
+    )
     assert wrong == [], f"{module_name(path)} ({own or 'root'}) imports {wrong}"
 
 
@@ -115,6 +121,7 @@ def test_modules_named_by_string_exist():
     for text in [(ROOT / name).read_text() for name in ("docker/entrypoint.sh", "README.md")]:
         named |= set(re.findall(r"python -m (reinforce(?:\.\w+)+)", text))
     assert named, "no module named by string found: the pattern is wrong"
+
     def exists(name: str) -> bool:  # a module, a package, or a name in a module's file
         base = ROOT / name.replace(".", "/")
         owner = ROOT / (name.rsplit(".", 1)[0].replace(".", "/") + ".py")

@@ -22,8 +22,7 @@ def test_repro_writes_every_output(project):
         curves = (train / "curves.csv").read_text().splitlines()
         assert curves[0] == "seed,episode,return,length,loss"
         assert len(curves) == 1 + 2 * 6
-        assert sorted(p.name for p in train.glob("*.pt")) == ["policy_seed0.pt",
-                                                              "policy_seed1.pt"]
+        assert sorted(p.name for p in train.glob("*.pt")) == ["policy_seed0.pt", "policy_seed1.pt"]
         eval_rows = (project / "runs" / variant / "eval" / "eval.csv").read_text().splitlines()
         assert eval_rows[0] == "seed,episode,return" and len(eval_rows) == 1 + 2 * 2
         for folder in (train, project / "runs" / variant / "eval"):
@@ -45,11 +44,18 @@ def test_repro_writes_every_output(project):
     assert claims[0].startswith("variant,metric,test,effect")
     assert len(claims) == 1 + 7  # value-baseline against article: 7 tests
     assert statistics["tests"]["family_size"] == sum(
-        row["p"] is not None for row in statistics["claims"])
+        row["p"] is not None for row in statistics["claims"]
+    )
     for variant in ("article", "value-baseline"):
         assert "steps_to_solve" in metrics[variant]
-    for figure in ("learning_curves", "final_performance", "episodes_to_solve", "seed_grid",
-                   "performance_profile", "time_to_solve"):
+    for figure in (
+        "learning_curves",
+        "final_performance",
+        "episodes_to_solve",
+        "seed_grid",
+        "performance_profile",
+        "time_to_solve",
+    ):
         for suffix in (".png", ".svg"):
             assert (project / "reports" / "figures" / (figure + suffix)).stat().st_size > 1000
         assert f"figures/{figure}.png" in report
@@ -69,8 +75,10 @@ def test_repro_force_gives_the_same_bytes_and_the_same_lock(project):
 
 def test_editing_one_variant_reruns_only_that_variant(project):
     params = (project / "params.yaml").read_text()
-    edited = params.replace("value-baseline:\n    baseline: value",
-                            "value-baseline:\n    baseline: value\n    entropy_coef: 0.01")
+    edited = params.replace(
+        "value-baseline:\n    baseline: value",
+        "value-baseline:\n    baseline: value\n    entropy_coef: 0.01",
+    )
     assert edited != params
     (project / "params.yaml").write_text(edited)
     try:

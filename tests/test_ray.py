@@ -52,6 +52,7 @@ def free_port() -> int:
 
 # --------------------------------------------------------------- without a Ray cluster
 
+
 def test_compute_keys_are_validated():
     def error(compute):
         with pytest.raises(ConfigError) as info:
@@ -59,7 +60,8 @@ def test_compute_keys_are_validated():
         return str(info.value)
 
     assert error({"backend": "spark"}).startswith(
-        "compute.backend: got 'spark'; allowed: local | ray")
+        "compute.backend: got 'spark'; allowed: local | ray"
+    )
     assert error({"seeds_per_task": 0}).startswith("compute.seeds_per_task: got 0")
     assert error({"ray_address": " "}).startswith("compute.ray_address: got ' '")
     assert error({"ray_address": 6379}).startswith("compute.ray_address: got 6379")
@@ -92,14 +94,20 @@ def test_unreachable_ray_address_fails_in_one_line_before_any_work(tmp_path):
     write_params(tmp_path, compute={"backend": "ray"})
     address = f"127.0.0.1:{free_port()}"  # nothing listens there: a dead cluster's head
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "stages.train", "article"], cwd=tmp_path,
-                            env={**ENV, "RAY_ADDRESS": address}, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.train", "article"],
+        cwd=tmp_path,
+        env={**ENV, "RAY_ADDRESS": address},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
         f"train: bad parameter: RAY_ADDRESS: no Ray cluster at '{address}' (Connection refused "
         f"within 5 s); start it, or unset RAY_ADDRESS and compute.ray_address for a local "
-        f"Ray; nothing was run or written"]
+        f"Ray; nothing was run or written"
+    ]
     assert time.monotonic() - start < 60
     assert not (tmp_path / "runs").exists() and not (tmp_path / "logs").exists()
 
@@ -107,11 +115,15 @@ def test_unreachable_ray_address_fails_in_one_line_before_any_work(tmp_path):
 def test_compute_ray_address_is_checked_too(monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     address = f"127.0.0.1:{free_port()}"
-    with pytest.raises(ClusterError, match=r"^compute\.ray_address: no Ray cluster at"), \
-            open_backend(ComputeConfig(backend="ray", ray_address=address)):
+    with (
+        pytest.raises(ClusterError, match=r"^compute\.ray_address: no Ray cluster at"),
+        open_backend(ComputeConfig(backend="ray", ray_address=address)),
+    ):
         pass
-    with pytest.raises(ConfigError, match=r"^compute\.ray_address: got 'head'; allowed"), \
-            open_backend(ComputeConfig(backend="ray", ray_address="head")):
+    with (
+        pytest.raises(ConfigError, match=r"^compute\.ray_address: got 'head'; allowed"),
+        open_backend(ComputeConfig(backend="ray", ray_address="head")),
+    ):
         pass
 
 
@@ -127,29 +139,41 @@ def test_a_node_with_another_environment_is_refused():
 
 def test_the_local_path_does_not_import_ray(tmp_path):
     params = write_params(tmp_path, compute={"workers": 1})
-    code = ("import sys; from stages.train import main as t; from stages.evaluate import main "
-            f"as e; assert t(['article', '--params', {str(params)!r}]) == 0; "
-            f"assert e(['article', '--params', {str(params)!r}]) == 0; "
-            "assert 'ray' not in sys.modules, 'ray was imported'")
-    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=ENV, check=True,
-                   capture_output=True, timeout=300)
+    code = (
+        "import sys; from stages.train import main as t; from stages.evaluate import main "
+        f"as e; assert t(['article', '--params', {str(params)!r}]) == 0; "
+        f"assert e(['article', '--params', {str(params)!r}]) == 0; "
+        "assert 'ray' not in sys.modules, 'ray was imported'"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=ENV,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
 
 
 # --------------------------------------------------------- a real cluster on loopback
+
 
 @pytest.fixture(scope="module")
 def cluster():
     """Two Ray nodes of one CPU each, on 127.0.0.1 only, with token authentication."""
     saved = dict(os.environ)
-    os.environ.update({
-        # Before Ray loads: nodes advertise and listen on 127.0.0.1 only (Ray otherwise
-        # resolves 127.0.0.1 to the machine's network address).
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        # Ray 2.60's token authentication, with a token of this test's own (nothing is
-        # written to ~/.ray); every driver below inherits it.
-        "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
-    })
+    os.environ.update(
+        {
+            # Before Ray loads: nodes advertise and listen on 127.0.0.1 only (Ray otherwise
+            # resolves 127.0.0.1 to the machine's network address).
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            # Ray 2.60's token authentication, with a token of this test's own (nothing is
+            # written to ~/.ray); every driver below inherits it.
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN": secrets.token_hex(16),
+        }
+    )
     pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
@@ -190,11 +214,13 @@ def test_stages_on_the_cluster_give_the_bytes_of_local(cluster, tmp_path, monkey
     seeds = tiny_params()["seeds"]
     for stage in ("train", "evaluate"):
         log = json.loads((tmp_path / "ray" / "logs" / f"{stage}-article.json").read_text())
-        assert (log["backend"], log["address"], log["address_from"]) == \
-            ("ray", cluster.address, "RAY_ADDRESS")
+        assert (log["backend"], log["address"], log["address_from"]) == (
+            "ray",
+            cluster.address,
+            "RAY_ADDRESS",
+        )
         assert sorted(seed for task in log["tasks"] for seed in task["seeds"]) == seeds
-        assert all(task["node_ip"] == "127.0.0.1" and task["seconds"] > 0
-                   for task in log["tasks"])
+        assert all(task["node_ip"] == "127.0.0.1" and task["seconds"] > 0 for task in log["tasks"])
 
 
 def test_a_node_removed_mid_stage_gives_the_same_bytes(cluster, monkeypatch):

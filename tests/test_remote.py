@@ -1,6 +1,7 @@
 """Sharing results through a DVC remote (README, "Fetching the committed results instead of
 recomputing them"): push to a folder remote, pull in a fresh clone, nothing is left to
 recompute."""
+
 from __future__ import annotations
 
 import json

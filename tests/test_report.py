@@ -16,8 +16,14 @@ REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def make_runs(root: Path, variants: dict[str, dict], seeds=(0, 1, 2, 3), episodes=60,
-              one_seed: str | None = None, flat: str | None = None) -> None:
+def make_runs(
+    root: Path,
+    variants: dict[str, dict],
+    seeds=(0, 1, 2, 3),
+    episodes=60,
+    one_seed: str | None = None,
+    flat: str | None = None,
+) -> None:
     """A tiny project: params.yaml and runs/<variant>/{train,eval} that look like learning."""
     params = {
         "env": {"id": "CartPole-v1", "solved_threshold": 150, "solve_window": 10},
@@ -25,8 +31,12 @@ def make_runs(root: Path, variants: dict[str, dict], seeds=(0, 1, 2, 3), episode
         "train": {"episodes": episodes},
         "variants": variants,
         "evaluate": {"episodes": 5},
-        "report": {"ci": 0.95, "bootstrap_resamples": 300, "bootstrap_seed": 0,
-                   "smoothing_window": 5},
+        "report": {
+            "ci": 0.95,
+            "bootstrap_resamples": 300,
+            "bootstrap_seed": 0,
+            "smoothing_window": 5,
+        },
     }
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rng = np.random.default_rng(7)
@@ -39,7 +49,7 @@ def make_runs(root: Path, variants: dict[str, dict], seeds=(0, 1, 2, 3), episode
             noisy = np.round(mu * rng.uniform(0.8, 1, episodes))
             r = np.full(episodes, 42.0) if name == flat else noisy
             if seed == seeds[-1] and name != flat and len(run_seeds) > 1:
-                r[episodes // 2:] = 9.0  # a collapsed seed
+                r[episodes // 2 :] = 9.0  # a collapsed seed
             curves += [f"{seed},{i + 1},{v},{int(v)},0.1" for i, v in enumerate(r)]
             final = 42.0 if name == flat else float(r[-5:].mean())
             evals += [f"{seed},{i + 1},{final}" for i in range(5)]
@@ -48,7 +58,8 @@ def make_runs(root: Path, variants: dict[str, dict], seeds=(0, 1, 2, 3), episode
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("\n".join(text) + "\n")
         (root / "runs" / name / "train" / "environment.json").write_text(
-            json.dumps({"python": "3.11", "numpy": "x"}, indent=2, sort_keys=True) + "\n")
+            json.dumps({"python": "3.11", "numpy": "x"}, indent=2, sort_keys=True) + "\n"
+        )
 
 
 def run_stages(root: Path) -> None:
@@ -71,8 +82,9 @@ def outputs(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
-    make_runs(root, {"article": {}, "value-baseline": {"baseline": "value"},
-                     "lr-1e-3": {"lr": 0.001}})
+    make_runs(
+        root, {"article": {}, "value-baseline": {"baseline": "value"}, "lr-1e-3": {"lr": 0.001}}
+    )
     run_stages(root)
     return root
 
@@ -86,7 +98,8 @@ def test_every_figure_is_written_non_empty(project):
         assert b"<dc:date>" not in svg and b"Matplotlib v" not in svg, name
         assert b"Software" not in png[:2000], name
     assert sorted(p.name for p in (project / "reports/figures").iterdir()) == sorted(
-        f"{n}.{ext}" for n in report.FIGURES for ext in ("png", "svg"))
+        f"{n}.{ext}" for n in report.FIGURES for ext in ("png", "svg")
+    )
 
 
 def test_outputs_are_byte_deterministic(project, tmp_path):
@@ -97,9 +110,15 @@ def test_outputs_are_byte_deterministic(project, tmp_path):
 
 def test_report_markdown(project):
     text = (project / "reports/report.md").read_text()
-    for expected in ("| value-baseline | `baseline: value` |", "| lr-1e-3 | `lr: 0.001` |",
-                     "| article | none (the defaults) |", "(reference)",
-                     "4 seeds per variant", '"numpy": "x"', "docs/report.md"):
+    for expected in (
+        "| value-baseline | `baseline: value` |",
+        "| lr-1e-3 | `lr: 0.001` |",
+        "| article | none (the defaults) |",
+        "(reference)",
+        "4 seeds per variant",
+        '"numpy": "x"',
+        "docs/report.md",
+    ):
         assert expected in text
     for name in report.FIGURES:
         assert f"(figures/{name}.png)" in text
@@ -125,11 +144,11 @@ def test_dvc_plots_data_is_long_format_for_any_variant(project):
 
 def test_dvc_yaml_plots_point_at_what_the_plot_stage_writes(project):
     spec = yaml.safe_load((REPO / "dvc.yaml").read_text())
-    plot_outs = [next(iter(o)) if isinstance(o, dict) else o
-                 for o in spec["stages"]["plot"]["outs"]]
+    plot_outs = [
+        next(iter(o)) if isinstance(o, dict) else o for o in spec["stages"]["plot"]["outs"]
+    ]
     for entry in spec["plots"]:
-        path, props = (next(iter(entry.items())) if isinstance(entry, dict)
-                       else (entry, {}))
+        path, props = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
         assert (project / path).is_file(), path
         assert any(path == out or path.startswith(out + "/") for out in plot_outs), path
         template = (props or {}).get("template")
@@ -143,8 +162,14 @@ def test_edge_cases_plot_without_crash(tmp_path, monkeypatch):
     # A variant with fewer seeds than params.yaml cannot come from the pipeline (aggregate
     # refuses it: tests/test_safety.py); the statistics and figures still handle one seed.
     monkeypatch.setattr("reinforce.analysis.stats.check_runs", lambda *args: None)
-    make_runs(tmp_path, {"article": {}, "solo": {"lr": 0.1}, "flat": {"lr": 0.2}},
-              seeds=(0, 1, 2), episodes=8, one_seed="solo", flat="flat")  # 8 < window
+    make_runs(
+        tmp_path,
+        {"article": {}, "solo": {"lr": 0.1}, "flat": {"lr": 0.2}},
+        seeds=(0, 1, 2),
+        episodes=8,
+        one_seed="solo",
+        flat="flat",
+    )  # 8 < window
     run_stages(tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["solo"]["iqm_low"] is None
@@ -158,8 +183,11 @@ def test_edge_cases_plot_without_crash(tmp_path, monkeypatch):
 
 def test_colors_are_fixed_by_params_order():
     colors = report.variant_colors(["article", "value-baseline", "lr-1e-3"])
-    assert colors == {"article": report.PALETTE[0], "value-baseline": report.PALETTE[1],
-                      "lr-1e-3": report.PALETTE[2]}
+    assert colors == {
+        "article": report.PALETTE[0],
+        "value-baseline": report.PALETTE[1],
+        "lr-1e-3": report.PALETTE[2],
+    }
     many = report.variant_colors([f"v{i}" for i in range(25)])
     assert len(many) == 25
 
@@ -168,21 +196,32 @@ def _comparison(p_welch, p_mwu, diff=50.0, mdd=80.0, needed=30):
     """A comparison as reports/statistics.json holds it, with its Holm columns filled."""
     from reinforce.analysis import stats
 
-    c = {"mean_difference": diff, "welch": {"t": 1.0, "p": p_welch},
-         "mann_whitney": {"u": 60.0, "p": p_mwu},
-         "hedges_g": {"value": 0.5, "ci_low": 0.1, "ci_high": 0.9},
-         "power": {"pooled_sd": 100.0, "min_detectable_effect": 1.32,
-                   "min_detectable_difference": mdd, "observed_effect": 0.5,
-                   "seeds_needed": needed}}
+    c = {
+        "mean_difference": diff,
+        "welch": {"t": 1.0, "p": p_welch},
+        "mann_whitney": {"u": 60.0, "p": p_mwu},
+        "hedges_g": {"value": 0.5, "ci_low": 0.1, "ci_high": 0.9},
+        "power": {
+            "pooled_sd": 100.0,
+            "min_detectable_effect": 1.32,
+            "min_detectable_difference": mdd,
+            "observed_effect": 0.5,
+            "seeds_needed": needed,
+        },
+    }
     stats.holm({"v": c})
     return c
 
 
 def _data(comparison, seeds=10, p_improve=0.7):
     entry = {"seeds": seeds, "comparison": comparison, "p_improve": {"value": p_improve}}
-    return report.ReportData(config=None, metrics={"article": {"seeds": seeds}, "v": entry},
-                             seeds=None, runs={"article": None, "v": None},
-                             tests={"alpha": 0.05, "power": 0.8, "family_size": 2})
+    return report.ReportData(
+        config=None,
+        metrics={"article": {"seeds": seeds}, "v": entry},
+        seeds=None,
+        runs={"article": None, "v": None},
+        tests={"alpha": 0.05, "power": 0.8, "family_size": 2},
+    )
 
 
 def test_verdict_words_follow_the_holm_corrected_tests():
@@ -216,9 +255,19 @@ def test_report_states_the_comparisons_and_power(project):
     assert [line.split("`")[1] for line in verdicts] == ["value-baseline", "lr-1e-3"]
     for name in ("value-baseline", "lr-1e-3"):
         c = full["variants"][name]["comparison"]
-        row = next(line for line in text.splitlines()
-                   if line.startswith(f"| {name} | {c['mean_difference']:+.1f} |"))
+        row = next(
+            line
+            for line in text.splitlines()
+            if line.startswith(f"| {name} | {c['mean_difference']:+.1f} |")
+        )
         assert f"{c['welch']['t']:.2f}" in row
     metrics = json.loads((project / "metrics.json").read_text())
-    assert set(metrics["article"]) == {"iqm", "iqm_low", "iqm_high", "solve_rate",
-                                       "episodes_to_solve", "n_seeds", "steps_to_solve"}
+    assert set(metrics["article"]) == {
+        "iqm",
+        "iqm_low",
+        "iqm_high",
+        "solve_rate",
+        "episodes_to_solve",
+        "n_seeds",
+        "steps_to_solve",
+    }

@@ -37,8 +37,9 @@ def record(env_id: str, seeds: list[int], episodes: int, fast: bool, noise: floa
         flips = np.array([rngs[k].random() < noise for k in active.tolist()])
         return np.where(flips, 1 - balanced, balanced)
 
-    steps = run_lockstep(env_id, seeds, episodes, choose,
-                         lambda k, episode: ended.append((k, episode)), fast=fast)
+    steps = run_lockstep(
+        env_id, seeds, episodes, choose, lambda k, episode: ended.append((k, episode)), fast=fast
+    )
     return steps, ended
 
 
@@ -62,14 +63,18 @@ def test_cartpole_fast_path_gives_the_generic_paths_episodes(noise):
 
 def test_episode_end_fields_on_the_generic_path():
     _, ended = record("Acrobot-v1", [0], 1, True, 0.5)
-    (_, episode), = ended
+    ((_, episode),) = ended
     assert episode.final_obs.shape == (6,) and episode.final_obs.dtype == np.float32
     assert isinstance(episode.terminated, bool)
 
 
-@pytest.mark.parametrize("variant", [TrainConfig(episodes=6, hidden_dim=16),
-                                     TrainConfig(episodes=6, hidden_dim=16, baseline="value",
-                                                 episodes_per_update=2)])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        TrainConfig(episodes=6, hidden_dim=16),
+        TrainConfig(episodes=6, hidden_dim=16, baseline="value", episodes_per_update=2),
+    ],
+)
 def test_training_is_the_same_bytes_on_every_path(variant, monkeypatch):
     results = []
     for path in PATHS:
@@ -91,8 +96,9 @@ def test_evaluation_is_the_same_bytes_on_every_path(policy, monkeypatch):
     for path in PATHS:
         with monkeypatch.context() as patch:
             use_path(path, patch)
-            tables.append(evaluate_checkpoints(trained.checkpoints, "CartPole-v1", [0, 1, 2],
-                                               cfg).to_csv())
+            tables.append(
+                evaluate_checkpoints(trained.checkpoints, "CartPole-v1", [0, 1, 2], cfg).to_csv()
+            )
     assert tables[0] == tables[1] == tables[2]
 
 
@@ -102,8 +108,10 @@ def test_the_compiled_loop_steps_as_gymnasium_does_over_many_seeds():
     gymnasium.make with the same seed, gives the same observations and ending."""
     seeds = [3 * s + 11 for s in range(64)]
     policies = [Policy(4, 2, 8, torch.Generator().manual_seed(s)) for s in seeds]
-    actor = StackedActor(StackedPolicies(policies),
-                         GumbelStreams([np.random.default_rng(s) for s in seeds], 2, block=7))
+    actor = StackedActor(
+        StackedPolicies(policies),
+        GumbelStreams([np.random.default_rng(s) for s in seeds], 2, block=7),
+    )
     ended = []
     run_lockstep("CartPole-v1", seeds, 3, actor, lambda k, e: ended.append((k, e)))
     assert len(ended) == 3 * len(seeds)

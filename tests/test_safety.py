@@ -18,10 +18,17 @@ SWITCHES = {
     "batched": {"episodes_per_update": 2},
     "clipped": {"grad_clip_norm": 0.5},
     "entropy": {"entropy_coef": 0.01},
-    "actor-critic": {"baseline": "value", "advantage": "gae", "gae_lambda": 0.9,
-                     "normalize_returns": False, "normalize_advantages": True,
-                     "update_epochs": 2, "minibatches": 2, "clip_ratio": 0.2,
-                     "critic_lr": 0.003},
+    "actor-critic": {
+        "baseline": "value",
+        "advantage": "gae",
+        "gae_lambda": 0.9,
+        "normalize_returns": False,
+        "normalize_advantages": True,
+        "update_epochs": 2,
+        "minibatches": 2,
+        "clip_ratio": 0.2,
+        "critic_lr": 0.003,
+    },
 }
 
 
@@ -37,8 +44,9 @@ def one_line(result) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    params = tiny_params(variants={"article": {"lr": 0.01}, "value-baseline":
-                                   {"baseline": "value"}, **SWITCHES})
+    params = tiny_params(
+        variants={"article": {"lr": 0.01}, "value-baseline": {"baseline": "value"}, **SWITCHES}
+    )
     path = make_project(tmp_path_factory.mktemp("safety") / "repo", params)
     run(["dvc", "repro"], path)
     run(["git", "add", "-A"], path)
@@ -68,8 +76,9 @@ def test_check_stage_runs_first_and_its_output_is_the_same_for_any_valid_params(
     record = (project / "tuning" / "params-check.json").read_bytes()
     params = (project / "params.yaml").read_text()
     try:
-        (project / "params.yaml").write_text(params.replace("entropy_coef: 0.01",
-                                                            "entropy_coef: 0.02"))
+        (project / "params.yaml").write_text(
+            params.replace("entropy_coef: 0.01", "entropy_coef: 0.02")
+        )
         dry = run(["dvc", "repro", "--dry"], project).stdout
         assert dry.index("Running stage 'check'") < dry.index("Running stage 'train@entropy'")
         assert "Stage 'train@article' didn't change" in dry
@@ -95,7 +104,8 @@ def test_a_bad_value_under_dvc_repro_fails_in_check_and_removes_no_output(projec
         result = run(["dvc", "repro"], project, check=False)
         assert result.returncode != 0
         assert "check: bad parameter: train.lr: got -1.0; allowed: a number > 0" in (
-            result.stdout + result.stderr)
+            result.stdout + result.stderr
+        )
         assert "Running stage 'train@" not in result.stdout
         after = tree_bytes(project, "tuning", "runs", "metrics.json", "reports")
         assert after == before
@@ -109,8 +119,7 @@ def test_a_bad_value_under_dvc_repro_fails_in_check_and_removes_no_output(projec
 
 
 def test_hostile_variant_names_run_nothing_and_write_nothing_outside_the_clone(tmp_path):
-    hostile = ["a;touch${IFS}../PWNED", "x --out=../escape", "$(touch ../PWNED2)",
-               "with space"]
+    hostile = ["a;touch${IFS}../PWNED", "x --out=../escape", "$(touch ../PWNED2)", "with space"]
     for name in hostile:
         params = tiny_params(variants={"article": {}, name: {}})
         clone = make_project(tmp_path / f"clone{hostile.index(name)}", params)
@@ -120,7 +129,8 @@ def test_hostile_variant_names_run_nothing_and_write_nothing_outside_the_clone(t
         assert "check: bad parameter: variants: got" in out, out
         assert not (clone / "runs").exists() and not (clone / "tuning" / "selected").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"clone{i}" for i in range(len(hostile)))
+        f"clone{i}" for i in range(len(hostile))
+    )
 
 
 def test_names_are_checked_against_one_pattern():
@@ -139,8 +149,9 @@ def test_a_stage_refuses_an_unsafe_variant_argument(project):
     result = stage(["stages.train", "--out=../escape"], project)
     assert result.returncode == 2
     result = stage(["stages.evaluate", "../article"], project)
-    assert result.returncode == 2 and one_line(result).startswith("evaluate: bad parameter: "
-                                                                 "variant: got '../article'")
+    assert result.returncode == 2 and one_line(result).startswith(
+        "evaluate: bad parameter: variant: got '../article'"
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -167,10 +178,10 @@ def test_out_folder_rules(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     owns = {"curves.csv", "environment.json"}.__contains__
-    check_output_folder("new/deeper", "train", owns)         # new: fine
+    check_output_folder("new/deeper", "train", owns)  # new: fine
     (tmp_path / "previous").mkdir()
     (tmp_path / "previous" / "curves.csv").write_text("x")
-    check_output_folder("previous", "train", owns)           # a previous output: fine
+    check_output_folder("previous", "train", owns)  # a previous output: fine
     (tmp_path / "repo" / ".git").mkdir(parents=True)
     with pytest.raises(ConfigError, match="never the working folder"):
         check_output_folder("repo", "train", owns)
@@ -209,8 +220,9 @@ def test_a_diverged_run_stops_naming_variant_seed_episode_and_cause(project, wor
     params["compute"] = {"workers": workers}
     (project / "diverge.yaml").write_text(yaml.safe_dump(params))
     try:
-        result = stage(["stages.train", "article", "--params", "diverge.yaml", "--out",
-                        "diverged"], project)
+        result = stage(
+            ["stages.train", "article", "--params", "diverge.yaml", "--out", "diverged"], project
+        )
         assert result.returncode == 1
         line = one_line(result)
         assert line.startswith("train: train@article: seed "), line
@@ -231,8 +243,13 @@ def test_a_truncated_dvc_lock_is_named_and_repaired(project):
     lock = project / "dvc.lock"
     whole = lock.read_bytes()
     lines = whole.splitlines(keepends=True)
-    cuts = [b"", whole[: len(whole) // 3], whole[: len(whole) // 2],
-            b"".join(lines[: len(lines) // 3]), b"".join(lines[: 2 * len(lines) // 3])]
+    cuts = [
+        b"",
+        whole[: len(whole) // 3],
+        whole[: len(whole) // 2],
+        b"".join(lines[: len(lines) // 3]),
+        b"".join(lines[: 2 * len(lines) // 3]),
+    ]
     refused = 0
     try:
         for cut in cuts:
@@ -271,15 +288,20 @@ def test_a_damaged_lock_without_a_committed_one_is_removed(tmp_path):
 # 9. aggregate checks its inputs against params
 
 
-@pytest.mark.parametrize("damage, words", [
-    (lambda text: text[:-3], ["eval.csv", "cut short"]),
-    (lambda text: "\n".join(r for r in text.splitlines() if not r.startswith("1,")) + "\n",
-     ["eval.csv", "seeds do not match", "missing [1]"]),
-    (lambda text: text + text.splitlines()[-1] + "\n", ["eval.csv", "seed 1 has 3 rows"]),
-    (lambda text: "", ["eval.csv", "empty"]),
-    (lambda text: "\x00\xff garbage\n", ["eval.csv"]),
-    (lambda text: text.replace("\n1,", "\nx,", 1), ["eval.csv", "non-numeric", "column seed"]),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda text: text[:-3], ["eval.csv", "cut short"]),
+        (
+            lambda text: "\n".join(r for r in text.splitlines() if not r.startswith("1,")) + "\n",
+            ["eval.csv", "seeds do not match", "missing [1]"],
+        ),
+        (lambda text: text + text.splitlines()[-1] + "\n", ["eval.csv", "seed 1 has 3 rows"]),
+        (lambda text: "", ["eval.csv", "empty"]),
+        (lambda text: "\x00\xff garbage\n", ["eval.csv"]),
+        (lambda text: text.replace("\n1,", "\nx,", 1), ["eval.csv", "non-numeric", "column seed"]),
+    ],
+)
 def test_aggregate_refuses_a_damaged_or_incomplete_eval_csv(project, damage, words):
     path = project / "runs" / "article" / "eval" / "eval.csv"
     whole = path.read_bytes()
@@ -301,8 +323,10 @@ def test_aggregate_refuses_curves_with_a_wrong_episode_count(project):
         path.write_text("\n".join(whole.decode().splitlines()[:-1]) + "\n")
         result = stage(["stages.aggregate"], project)
         assert result.returncode == 1
-        assert "curves.csv: seed 1 has 5 rows of episodes 1..5; params.yaml expects " \
-               "episodes 1..6" in one_line(result)
+        assert (
+            "curves.csv: seed 1 has 5 rows of episodes 1..5; params.yaml expects "
+            "episodes 1..6" in one_line(result)
+        )
     finally:
         path.write_bytes(whole)
 
@@ -314,8 +338,8 @@ def test_aggregate_refuses_curves_with_a_wrong_episode_count(project):
 def test_a_missing_or_corrupt_checkpoint_is_one_line(project, tmp_path):
     import shutil
 
-    from reinforce.io.config import EvaluateConfig
     from reinforce.agent.evaluate import evaluate_policies
+    from reinforce.io.config import EvaluateConfig
 
     train = tmp_path / "train"
     shutil.copytree(project / "runs" / "article" / "train", train)
@@ -336,8 +360,11 @@ def _die(group, report):
 def test_a_killed_worker_is_one_line():
     from reinforce.compute.workers import Progress, map_seed_groups
 
-    with pytest.raises(WorkerFailed, match=r"worker process for seeds \[1\] died \(exit "
-                                           r"code -9"):
+    with pytest.raises(
+        WorkerFailed,
+        match=r"worker process for seeds \[1\] died \(exit "
+        r"code -9",
+    ):
         map_seed_groups(_die, [0, 1], 2, Progress("test", 2))
 
 
@@ -353,8 +380,11 @@ def test_a_silent_listener_is_not_taken_for_a_ray_head():
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         address = f"127.0.0.1:{listener.getsockname()[1]}"
-        with pytest.raises(ClusterError, match=r"^compute\.ray_address: '127\.0\.0\.1:\d+' "
-                                               r"accepts connections but is not a Ray head"):
+        with pytest.raises(
+            ClusterError,
+            match=r"^compute\.ray_address: '127\.0\.0\.1:\d+' "
+            r"accepts connections but is not a Ray head",
+        ):
             with open_backend(ComputeConfig(backend="ray", ray_address=address)):
                 pass
 
@@ -364,8 +394,11 @@ def test_a_silent_listener_is_not_taken_for_a_ray_head():
 
 
 def test_sizes_are_bounded_with_reasons():
-    with pytest.raises(ConfigError, match=r"^seeds: got '100,000 seeds'; allowed: at most "
-                                          r"10,000"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^seeds: got '100,000 seeds'; allowed: at most "
+        r"10,000",
+    ):
         parse_config(tiny_params(seeds=list(range(100_000))), check_env=False)
     params = tiny_params(seeds=list(range(10_000)))
     params["tune"] = {"seeds": [], "search": {}}
@@ -374,8 +407,11 @@ def test_sizes_are_bounded_with_reasons():
     parse_config(params, check_env=False)  # the bound itself, and a linear duplicate check
     params = tiny_params(seeds=list(range(200, 300)))
     params["report"]["bootstrap_resamples"] = 1_000_000
-    with pytest.raises(ConfigError, match=r"^report.bootstrap_resamples: got 1000000; allowed: "
-                                          r"at most 200,000 with 100 seeds"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^report.bootstrap_resamples: got 1000000; allowed: "
+        r"at most 200,000 with 100 seeds",
+    ):
         parse_config(params, check_env=False)
     for key, value, words in [
         ("report.bootstrap_resamples", 10**12, "<= 1,000,000"),
@@ -394,36 +430,48 @@ def test_echoed_values_are_cut(tmp_path):
     with pytest.raises(ConfigError) as caught:
         parse_config(tiny_params(seeds=[-1] * 5000 + ["x"] * 5000), check_env=False)
     assert len(str(caught.value)) < 300
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
-        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
-        for i in range(9)) + "seeds: *j\n"
+    bomb = (
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+            f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+            for i in range(9)
+        )
+        + "seeds: *j\n"
+    )
     (tmp_path / "bomb.yaml").write_text(bomb)
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "bomb.yaml", check_env=False)
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 300
 
 
-@pytest.mark.parametrize("content, words", [
-    (None, ["is a folder"]),
-    (b"\xff\xfe seeds: [0]\n", ["not UTF-8"]),
-    (b"[" * 100_000, ["nested too deeply"]),
-    (b"", ["bad.yaml: got an empty file; expected a mapping"]),
-    (b"- 1\n- 2\n", ["bad.yaml: got [1, 2]; expected a mapping"]),
-    (b"seeds: [0]\nseeds: [1]\n", ["not valid YAML: duplicate key 'seeds' (line 2"]),
-    (b"train:\n  lr: .nan\n", ["train.lr: got nan; expected a finite number"]),
-    (b"train:\n  lr: .inf\n", ["train.lr: got inf; expected a finite number"]),
-    (b"train: [\n", ["not valid YAML: ", "(line "]),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (None, ["is a folder"]),
+        (b"\xff\xfe seeds: [0]\n", ["not UTF-8"]),
+        (b"[" * 100_000, ["nested too deeply"]),
+        (b"", ["bad.yaml: got an empty file; expected a mapping"]),
+        (b"- 1\n- 2\n", ["bad.yaml: got [1, 2]; expected a mapping"]),
+        (b"seeds: [0]\nseeds: [1]\n", ["not valid YAML: duplicate key 'seeds' (line 2"]),
+        (b"train:\n  lr: .nan\n", ["train.lr: got nan; expected a finite number"]),
+        (b"train:\n  lr: .inf\n", ["train.lr: got inf; expected a finite number"]),
+        (b"train: [\n", ["not valid YAML: ", "(line "]),
+    ],
+)
 def test_params_files_that_are_not_params_are_one_line(tmp_path, content, words):
     path = tmp_path / "bad.yaml"
     if content is None:
         path.mkdir()
     else:
         path.write_bytes(content)
-    result = subprocess.run([sys.executable, "-m", "stages.check", "--params", str(path)],
-                            cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-m", "stages.check", "--params", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
     assert result.returncode == 2, result.stderr
     line = one_line(result)
     for word in words:

@@ -26,18 +26,21 @@ def test_training_streams_are_the_old_formulas(seed):
     new_init = seeding.init_generator(seed)
     assert new_init.initial_seed() == old_init.initial_seed()
     assert torch.equal(torch.rand(5, generator=new_init), torch.rand(5, generator=old_init))
-    np.testing.assert_array_equal(draws(seeding.action_rng(seed)),
-                                  draws(np.random.default_rng(action_seq)))
+    np.testing.assert_array_equal(
+        draws(seeding.action_rng(seed)), draws(np.random.default_rng(action_seq))
+    )
     np.testing.assert_array_equal(
         draws(seeding.minibatch_rng(seed)),
-        draws(np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])))
+        draws(np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])),
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_evaluation_stream_is_the_old_formula(seed):
     np.testing.assert_array_equal(
         draws(seeding.evaluation_rng(seed)),
-        draws(np.random.default_rng(np.random.SeedSequence([seed, 1]))))
+        draws(np.random.default_rng(np.random.SeedSequence([seed, 1]))),
+    )
 
 
 @pytest.mark.parametrize("names", [(), ("article",), ("article", "lr-1e-3", "iqm")])
@@ -51,8 +54,15 @@ def test_bootstrap_stream_is_the_old_formula(names):
 
 def test_streams_are_apart():
     seed = 3
-    firsts = [draws(rng)[0] for rng in (seeding.action_rng(seed), seeding.minibatch_rng(seed),
-                                        seeding.evaluation_rng(seed), seeding.bootstrap_rng(seed))]
+    firsts = [
+        draws(rng)[0]
+        for rng in (
+            seeding.action_rng(seed),
+            seeding.minibatch_rng(seed),
+            seeding.evaluation_rng(seed),
+            seeding.bootstrap_rng(seed),
+        )
+    ]
     assert len(set(firsts)) == len(firsts)
 
 

@@ -122,7 +122,7 @@ def test_welch_hand_computed_and_against_scipy():
     # means 2.5 and 6, sample variances 5/3 and 10
     se = math.sqrt((5 / 3) / 4 + 10 / 5)
     t = (2.5 - 6) / se
-    df = se ** 4 / (((5 / 3) / 4) ** 2 / 3 + (10 / 5) ** 2 / 4)  # Welch-Satterthwaite
+    df = se**4 / (((5 / 3) / 4) ** 2 / 3 + (10 / 5) ** 2 / 4)  # Welch-Satterthwaite
     p = 2 * sps.t.sf(abs(t), df)
     out = stats.welch_test(X, Y)
     assert t == pytest.approx(-2.251436, abs=1e-6)
@@ -149,8 +149,11 @@ def test_holm_hand_computed_over_every_p_value():
     def comparison(p_welch, p_mwu):
         return {"welch": {"t": 1.0, "p": p_welch}, "mann_whitney": {"u": 1.0, "p": p_mwu}}
 
-    comparisons = {"a": comparison(0.01, 0.04), "b": comparison(0.03, 0.2),
-                   "c": comparison(None, 0.5)}
+    comparisons = {
+        "a": comparison(0.01, 0.04),
+        "b": comparison(0.03, 0.2),
+        "c": comparison(None, 0.5),
+    }
     assert stats.holm(comparisons) == 5
     # sorted 0.01, 0.03, 0.04, 0.2, 0.5 times 5, 4, 3, 2, 1, then the running maximum
     assert comparisons["a"]["welch"]["p_holm"] == pytest.approx(0.05)
@@ -164,9 +167,13 @@ def test_holm_hand_computed_over_every_p_value():
     from statsmodels.stats.multitest import multipletests
 
     _, reference, _, _ = multipletests([0.01, 0.04, 0.03, 0.2, 0.5], method="holm")
-    got = [comparisons["a"]["welch"]["p_holm"], comparisons["a"]["mann_whitney"]["p_holm"],
-           comparisons["b"]["welch"]["p_holm"], comparisons["b"]["mann_whitney"]["p_holm"],
-           comparisons["c"]["mann_whitney"]["p_holm"]]
+    got = [
+        comparisons["a"]["welch"]["p_holm"],
+        comparisons["a"]["mann_whitney"]["p_holm"],
+        comparisons["b"]["welch"]["p_holm"],
+        comparisons["b"]["mann_whitney"]["p_holm"],
+        comparisons["c"]["mann_whitney"]["p_holm"],
+    ]
     assert got == pytest.approx(list(reference))
     single = {"a": comparison(0.01, None)}
     assert stats.holm(single) == 1 and single["a"]["welch"]["p_holm"] == 0.01
@@ -207,8 +214,7 @@ def test_power_statement_against_statsmodels_and_the_noncentral_t():
     out = stats.power_statement(x, y)
     sd = math.sqrt((np.var(x, ddof=1) + np.var(y, ddof=1)) / 2)  # equal n
     assert out["pooled_sd"] == pytest.approx(sd)
-    mde = TTestIndPower().solve_power(effect_size=None, nobs1=10, alpha=0.05, power=0.8,
-                                      ratio=1.0)
+    mde = TTestIndPower().solve_power(effect_size=None, nobs1=10, alpha=0.05, power=0.8, ratio=1.0)
     assert out["min_detectable_effect"] == pytest.approx(mde, rel=1e-9)
     assert out["min_detectable_difference"] == pytest.approx(mde * sd, rel=1e-9)
     assert _power(out["min_detectable_effect"], 10, 10) == pytest.approx(0.8, abs=1e-6)
@@ -218,8 +224,10 @@ def test_power_statement_against_statsmodels_and_the_noncentral_t():
     assert _power(abs(d), n, n) >= 0.8 > _power(abs(d), n - 1, n - 1)
     # unequal seed counts: the ratio goes to statsmodels
     uneven = stats.power_statement(x, y[:5])
-    assert uneven["min_detectable_effect"] == pytest.approx(TTestIndPower().solve_power(
-        effect_size=None, nobs1=10, alpha=0.05, power=0.8, ratio=0.5), rel=1e-9)
+    assert uneven["min_detectable_effect"] == pytest.approx(
+        TTestIndPower().solve_power(effect_size=None, nobs1=10, alpha=0.05, power=0.8, ratio=0.5),
+        rel=1e-9,
+    )
     assert _power(uneven["min_detectable_effect"], 10, 5) == pytest.approx(0.8, abs=1e-6)
 
 
@@ -252,8 +260,11 @@ def test_comparison_edge_cases_give_none_never_nan():
     assert same_mean["power"]["observed_effect"] == 0.0
     assert same_mean["power"]["seeds_needed"] is None
     for out in (one, equal, same_mean):
-        assert all(v is None or math.isfinite(v)
-                   for v in stats.flatten(out).values() if not isinstance(v, bool))
+        assert all(
+            v is None or math.isfinite(v)
+            for v in stats.flatten(out).values()
+            if not isinstance(v, bool)
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -285,19 +296,32 @@ def test_trailing_mean_hand_computed():
 # the aggregate stage on synthetic runs
 
 
-def write_params(root: Path, variants: dict, window: int = 5, threshold: float = 100.0,
-                 resamples: int = 500, eval_episodes: int = 100) -> None:
-    lines = [f"env: {{id: CartPole-v1, solved_threshold: {threshold}, solve_window: {window}}}",
-             "seeds: [0, 1, 2]", "train: {episodes: 20}",
-             f"evaluate: {{episodes: {eval_episodes}}}", "variants:"]
+def write_params(
+    root: Path,
+    variants: dict,
+    window: int = 5,
+    threshold: float = 100.0,
+    resamples: int = 500,
+    eval_episodes: int = 100,
+) -> None:
+    lines = [
+        f"env: {{id: CartPole-v1, solved_threshold: {threshold}, solve_window: {window}}}",
+        "seeds: [0, 1, 2]",
+        "train: {episodes: 20}",
+        f"evaluate: {{episodes: {eval_episodes}}}",
+        "variants:",
+    ]
     lines += [f"  {name}: {json.dumps(overrides)}" for name, overrides in variants.items()]
-    lines += [f"report: {{ci: 0.95, bootstrap_resamples: {resamples}, bootstrap_seed: 0, "
-              "smoothing_window: 3}"]
+    lines += [
+        f"report: {{ci: 0.95, bootstrap_resamples: {resamples}, bootstrap_seed: 0, "
+        "smoothing_window: 3}"
+    ]
     (root / "params.yaml").write_text("\n".join(lines) + "\n")
 
 
-def write_runs(root: Path, variant: str, curves: dict[int, list[float]],
-               finals: dict[int, list[float]]) -> None:
+def write_runs(
+    root: Path, variant: str, curves: dict[int, list[float]], finals: dict[int, list[float]]
+) -> None:
     train, ev = root / "runs" / variant / "train", root / "runs" / variant / "eval"
     train.mkdir(parents=True, exist_ok=True)
     ev.mkdir(parents=True, exist_ok=True)
@@ -337,49 +361,96 @@ def aggregate(root: Path) -> dict:
 
 
 def read_json(path: Path) -> dict:
-    return json.loads(path.read_text(),
-                      parse_constant=lambda c: pytest.fail(f"{c} in {path.name}"))
+    return json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in {path.name}"))
 
 
 def test_aggregate_metric_names_and_values(tmp_path):
     write_params(tmp_path, {"article": {}, "lr-1e-3": {"lr": 0.001}})
     ramp = [float(10 * e) for e in range(1, 21)]  # moving avg over 5 reaches 100 at ep 12
-    write_runs(tmp_path, "article", {0: ramp, 1: ramp, 2: [1.0] * 20},
-               {0: [200.0, 200.0], 1: [100.0, 300.0], 2: [5.0, 7.0]})
-    write_runs(tmp_path, "lr-1e-3", {0: [1.0] * 20, 1: [2.0] * 20, 2: [3.0] * 20},
-               {0: [1.0], 1: [2.0], 2: [3.0]})
+    write_runs(
+        tmp_path,
+        "article",
+        {0: ramp, 1: ramp, 2: [1.0] * 20},
+        {0: [200.0, 200.0], 1: [100.0, 300.0], 2: [5.0, 7.0]},
+    )
+    write_runs(
+        tmp_path,
+        "lr-1e-3",
+        {0: [1.0] * 20, 1: [2.0] * 20, 2: [3.0] * 20},
+        {0: [1.0], 1: [2.0], 2: [3.0]},
+    )
     metrics = aggregate(tmp_path)
     # what reinforce/analysis adds (tests/test_analysis.py) is left out here
-    a, b = ({k: v for k, v in metrics[name].items()
-             if k not in ("time_to_solve", "cost", "claims")} for name in ("article", "lr-1e-3"))
+    a, b = (
+        {k: v for k, v in metrics[name].items() if k not in ("time_to_solve", "cost", "claims")}
+        for name in ("article", "lr-1e-3")
+    )
     for entry in (a, b):
-        entry["final_return"] = {k: v for k, v in entry["final_return"].items()
-                                 if k != "at_ceiling"}
-    assert sorted(stats.flatten(a)) == sorted([
-        "seeds", "solve_rate", "episodes_to_solve.median", "episodes_to_solve.solved_seeds",
-        *[f"{m}.{e}{s}" for m in ("final_return", "auc") for e in stats.ESTIMATORS
-          for s in ("", "_ci_low", "_ci_high")]])
-    comparison = [f"comparison.{k}" for k in (
-        "mean_difference", "welch.t", "welch.p", "welch.p_holm", "welch.significant",
-        "mann_whitney.u", "mann_whitney.p", "mann_whitney.p_holm",
-        "mann_whitney.significant", "hedges_g.value", "hedges_g.ci_low", "hedges_g.ci_high",
-        "power.pooled_sd", "power.min_detectable_effect", "power.min_detectable_difference",
-        "power.observed_effect", "power.seeds_needed")]
+        entry["final_return"] = {
+            k: v for k, v in entry["final_return"].items() if k != "at_ceiling"
+        }
+    assert sorted(stats.flatten(a)) == sorted(
+        [
+            "seeds",
+            "solve_rate",
+            "episodes_to_solve.median",
+            "episodes_to_solve.solved_seeds",
+            *[
+                f"{m}.{e}{s}"
+                for m in ("final_return", "auc")
+                for e in stats.ESTIMATORS
+                for s in ("", "_ci_low", "_ci_high")
+            ],
+        ]
+    )
+    comparison = [
+        f"comparison.{k}"
+        for k in (
+            "mean_difference",
+            "welch.t",
+            "welch.p",
+            "welch.p_holm",
+            "welch.significant",
+            "mann_whitney.u",
+            "mann_whitney.p",
+            "mann_whitney.p_holm",
+            "mann_whitney.significant",
+            "hedges_g.value",
+            "hedges_g.ci_low",
+            "hedges_g.ci_high",
+            "power.pooled_sd",
+            "power.min_detectable_effect",
+            "power.min_detectable_difference",
+            "power.observed_effect",
+            "power.seeds_needed",
+        )
+    ]
     assert sorted(stats.flatten(b)) == sorted(
-        [*stats.flatten(a), "p_improve.value", "p_improve.ci_low", "p_improve.ci_high",
-         *comparison])
+        [*stats.flatten(a), "p_improve.value", "p_improve.ci_low", "p_improve.ci_high", *comparison]
+    )
     headline = read_json(tmp_path / "metrics.json")
     assert headline["article"] == {
-        "iqm": a["final_return"]["iqm"], "iqm_low": a["final_return"]["iqm_ci_low"],
-        "iqm_high": a["final_return"]["iqm_ci_high"], "solve_rate": a["solve_rate"],
-        "episodes_to_solve": 12.0, "n_seeds": 3, "steps_to_solve": 780.0}
+        "iqm": a["final_return"]["iqm"],
+        "iqm_low": a["final_return"]["iqm_ci_low"],
+        "iqm_high": a["final_return"]["iqm_ci_high"],
+        "solve_rate": a["solve_rate"],
+        "episodes_to_solve": 12.0,
+        "n_seeds": 3,
+        "steps_to_solve": 780.0,
+    }
     tests = read_json(tmp_path / stats.STATISTICS_PATH)["tests"]
     family = tests.pop("family")
     # one family: final return and sample efficiency (2 tests each), time to solve in
     # episodes and steps, solve rate; but no log-rank in steps: every lr-1e-3 seed is
     # censored (at 20, 40, 60 steps) before the first article seed solves (780)
-    assert tests == {"reference": "article", "alpha": 0.05, "power": 0.8,
-                     "correction": "holm", "family_size": 6, "ceiling": 500.0}
+    assert tests == {
+        "reference": "article",
+        "alpha": 0.05,
+        "power": 0.8,
+        "correction": "holm",
+        "family_size": 6,
+        "ceiling": 500.0,
+    }
     assert "every test" in family
     assert a["seeds"] == 3
     assert a["final_return"]["mean"] == pytest.approx((200 + 200 + 6) / 3, abs=1e-6)
@@ -389,9 +460,11 @@ def test_aggregate_metric_names_and_values(tmp_path):
     assert a["auc"]["median"] == 105.0  # mean of 10..200
     assert b["p_improve"] == {"value": 0.0, "ci_low": 0.0, "ci_high": 0.0}
     seeds = (tmp_path / "reports/tables/seeds.csv").read_text().splitlines()
-    assert seeds[0] == "variant,seed,final_return,auc,solved,episodes_to_solve," \
-                       "best_moving_average,episodes,env_steps,env_steps_to_solve," \
-                       "gradient_steps,gradient_steps_to_solve"
+    assert (
+        seeds[0] == "variant,seed,final_return,auc,solved,episodes_to_solve,"
+        "best_moving_average,episodes,env_steps,env_steps_to_solve,"
+        "gradient_steps,gradient_steps_to_solve"
+    )
     # steps: lengths 10, 20, ..., 120 through episode 12: 780; one gradient step an episode
     assert seeds[1] == "article,0,200.0,105.0,true,12,180.0,20,2100,780,20,12"
     # unsolved: kept, empty episode and steps to solve
@@ -403,11 +476,16 @@ def test_aggregate_metric_names_and_values(tmp_path):
 
 def test_aggregate_edge_cases_one_seed_unsolved_constant(tmp_path):
     write_params(tmp_path, {"article": {}, "one-seed": {"lr": 0.1}, "flat": {"lr": 0.2}})
-    write_runs(tmp_path, "article", {s: [1.0 + s] * 20 for s in range(3)},
-               {s: [10.0 + s] for s in range(3)})  # no seed solves
+    write_runs(
+        tmp_path,
+        "article",
+        {s: [1.0 + s] * 20 for s in range(3)},
+        {s: [10.0 + s] for s in range(3)},
+    )  # no seed solves
     write_runs(tmp_path, "one-seed", {0: [500.0] * 20}, {0: [500.0, 499.0]})
-    write_runs(tmp_path, "flat", {s: [42.0] * 20 for s in range(3)},
-               {s: [42.0] * 4 for s in range(3)})
+    write_runs(
+        tmp_path, "flat", {s: [42.0] * 20 for s in range(3)}, {s: [42.0] * 4 for s in range(3)}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         metrics = aggregate(tmp_path)
@@ -449,8 +527,9 @@ def test_aggregate_edge_cases_one_seed_unsolved_constant(tmp_path):
 def test_aggregate_all_equal_values(tmp_path):
     write_params(tmp_path, {"article": {}, "same": {"lr": 0.1}, "higher": {"lr": 0.2}})
     for name, value in (("article", 42.0), ("same", 42.0), ("higher", 50.0)):
-        write_runs(tmp_path, name, {s: [1.0] * 20 for s in range(3)},
-                   {s: [value] * 2 for s in range(3)})
+        write_runs(
+            tmp_path, name, {s: [1.0] * 20 for s in range(3)}, {s: [value] * 2 for s in range(3)}
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         metrics = aggregate(tmp_path)
@@ -482,23 +561,30 @@ def test_chosen_values_go_into_both_json_files(tmp_path):
     headline = json.loads(out["metrics.json"])
     assert headline["tuned"]["chosen"] == {"lr": 0.166667}
     assert "chosen" not in headline["article"]
-    assert json.loads(out[stats.STATISTICS_PATH])["variants"]["tuned"]["chosen"] == {
-        "lr": 0.166667}
+    assert json.loads(out[stats.STATISTICS_PATH])["variants"]["tuned"]["chosen"] == {"lr": 0.166667}
     assert "chosen.lr" in out["reports/tables/summary.csv"].splitlines()[0]
     assert json.loads(plain["metrics.json"]) == {
-        name: {k: v for k, v in entry.items() if k != "chosen"}
-        for name, entry in headline.items()}
+        name: {k: v for k, v in entry.items() if k != "chosen"} for name, entry in headline.items()
+    }
 
 
 def test_aggregate_is_byte_deterministic(tmp_path):
     write_params(tmp_path, {"article": {}, "b": {"lr": 0.5}})
     rng = np.random.default_rng(3)
     for v in ("article", "b"):
-        write_runs(tmp_path, v, {s: list(rng.integers(1, 200, 20).astype(float)) for s in range(3)},
-                   {s: list(rng.integers(1, 500, 3).astype(float)) for s in range(3)})
+        write_runs(
+            tmp_path,
+            v,
+            {s: list(rng.integers(1, 200, 20).astype(float)) for s in range(3)},
+            {s: list(rng.integers(1, 500, 3).astype(float)) for s in range(3)},
+        )
     aggregate(tmp_path)
-    files = ["metrics.json", stats.STATISTICS_PATH, "reports/tables/summary.csv",
-             "reports/tables/seeds.csv"]
+    files = [
+        "metrics.json",
+        stats.STATISTICS_PATH,
+        "reports/tables/summary.csv",
+        "reports/tables/seeds.csv",
+    ]
     first = {f: (tmp_path / f).read_bytes() for f in files}
     aggregate(tmp_path)
     assert first == {f: (tmp_path / f).read_bytes() for f in files}

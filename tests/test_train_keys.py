@@ -56,4 +56,5 @@ def test_params_and_tiny_params_name_only_train_keys():
     assert set(params["train"]) <= set(FIELDS)
     assert set(tiny_params()["train"]) <= set(FIELDS)
     assert config.parse_config(params, check_env=False).train == dataclasses.replace(
-        config.TrainConfig(), **params["train"])
+        config.TrainConfig(), **params["train"]
+    )

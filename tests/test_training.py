@@ -32,12 +32,15 @@ SMALL = dataclasses.replace(ARTICLE, episodes=4, hidden_dim=16)
 
 def fixed_episode(length=7, obs_dim=4, n_actions=2, seed=0) -> Episode:
     rng = np.random.default_rng(seed)
-    return Episode(obs=rng.normal(size=(length, obs_dim)).astype(np.float32),
-                   actions=rng.integers(0, n_actions, size=length),
-                   rewards=rng.uniform(0, 2, size=length))
+    return Episode(
+        obs=rng.normal(size=(length, obs_dim)).astype(np.float32),
+        actions=rng.integers(0, n_actions, size=length),
+        rewards=rng.uniform(0, 2, size=length),
+    )
 
 
 # --------------------------------------------------------------------------- returns
+
 
 def test_discounted_returns_by_hand():
     np.testing.assert_allclose(discounted_returns([1, 1, 1], 0.5), [1.75, 1.5, 1.0])
@@ -52,8 +55,9 @@ def test_discounted_returns_match_the_articles_loop(rewards, gamma):
     for reward in reversed(rewards):
         running = reward + gamma * running
         expected.appendleft(running)
-    np.testing.assert_allclose(discounted_returns(rewards, gamma), list(expected),
-                               rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        discounted_returns(rewards, gamma), list(expected), rtol=1e-12, atol=1e-9
+    )
 
 
 def test_normalize_is_zero_mean_unit_unbiased_std():
@@ -65,6 +69,7 @@ def test_normalize_is_zero_mean_unit_unbiased_std():
 
 
 # ---------------------------------------------------------------------- loss & gradient
+
 
 def article_loss(policy: Policy, episode: Episode, gamma: float) -> torch.Tensor:
     """The article's formulation, step by step: a Categorical per step, a deque of returns,
@@ -107,13 +112,15 @@ def test_policy_init_matches_nn_linear_default_distribution():
 
 # ------------------------------------------------------------------- each switch
 
+
 def test_gamma_changes_the_returns():
     episode = fixed_episode()
     policy = Policy(4, 2, 16, torch.Generator().manual_seed(0))
     low = dataclasses.replace(SMALL, gamma=0.5, normalize_returns=False)
     high = dataclasses.replace(SMALL, gamma=0.99, normalize_returns=False)
-    assert float(reinforce_losses(policy, None, [episode], low)[0]) != \
-        float(reinforce_losses(policy, None, [episode], high)[0])
+    assert float(reinforce_losses(policy, None, [episode], low)[0]) != float(
+        reinforce_losses(policy, None, [episode], high)[0]
+    )
 
 
 def test_normalize_returns_switch():
@@ -125,10 +132,12 @@ def test_normalize_returns_switch():
     returns = torch.from_numpy(discounted_returns(episode.rewards, raw.gamma)).float()
     expected_raw = -(chosen * returns).sum()
     expected_norm = -(chosen * normalize(returns)).sum()
-    assert float(reinforce_losses(policy, None, [episode], raw)[0]) == \
-        pytest.approx(float(expected_raw), rel=1e-6)
-    assert float(reinforce_losses(policy, None, [episode], SMALL)[0]) == \
-        pytest.approx(float(expected_norm), rel=1e-6)
+    assert float(reinforce_losses(policy, None, [episode], raw)[0]) == pytest.approx(
+        float(expected_raw), rel=1e-6
+    )
+    assert float(reinforce_losses(policy, None, [episode], SMALL)[0]) == pytest.approx(
+        float(expected_norm), rel=1e-6
+    )
 
 
 def test_value_baseline_subtracts_the_critic_and_fits_it():
@@ -141,8 +150,11 @@ def test_value_baseline_subtracts_the_critic_and_fits_it():
     obs = torch.from_numpy(episode.obs)
     target = normalize(torch.from_numpy(discounted_returns(episode.rewards, cfg.gamma)).float())
     values = learner.critic(obs).detach()
-    chosen = F.log_softmax(learner.policy(obs), -1).gather(
-        1, torch.from_numpy(episode.actions)[:, None]).squeeze(1)
+    chosen = (
+        F.log_softmax(learner.policy(obs), -1)
+        .gather(1, torch.from_numpy(episode.actions)[:, None])
+        .squeeze(1)
+    )
     assert float(loss) == pytest.approx(float(-(chosen * (target - values)).sum()), rel=1e-5)
     assert float(critic_loss) == pytest.approx(float(((values - target) ** 2).mean()), rel=1e-5)
 
@@ -161,8 +173,9 @@ def test_entropy_coef_subtracts_the_entropy_bonus():
     episode = fixed_episode()
     policy = Policy(4, 2, 16, torch.Generator().manual_seed(0))
     plain = float(reinforce_losses(policy, None, [episode], SMALL)[0])
-    bonus = float(reinforce_losses(policy, None, [episode],
-                                   dataclasses.replace(SMALL, entropy_coef=0.5))[0])
+    bonus = float(
+        reinforce_losses(policy, None, [episode], dataclasses.replace(SMALL, entropy_coef=0.5))[0]
+    )
     probs = F.softmax(policy(torch.from_numpy(episode.obs)), -1)
     entropy = float(Categorical(probs).entropy().sum())
     assert bonus == pytest.approx(plain - 0.5 * entropy, rel=1e-5)
@@ -191,8 +204,9 @@ def test_episodes_per_update_averages_episodes_and_updates_less_often():
     each = [float(reinforce_losses(policy, None, [e], cfg)[0]) for e in (first, second)]
     assert both == pytest.approx(sum(each) / 2, rel=1e-5)
 
-    result = train_variant(dataclasses.replace(SMALL, episodes=5, episodes_per_update=2),
-                           "CartPole-v1", [0])
+    result = train_variant(
+        dataclasses.replace(SMALL, episodes=5, episodes_per_update=2), "CartPole-v1", [0]
+    )
     updated = result.curves["loss"].notna().tolist()
     assert updated == [False, True, False, True, True]  # the last, partial batch updates too
 
@@ -220,6 +234,7 @@ def test_larger_lr_moves_the_policy_further():
 
 
 # --------------------------------------------------------------- sampling & seeding
+
 
 def test_gumbel_max_sampling_follows_softmax():
     policy = Policy(4, 3, 8, torch.Generator().manual_seed(0))
@@ -253,15 +268,22 @@ def test_seed_streams_are_independent_of_each_other():
     assert torch.rand(1, generator=a.init) != torch.rand(1, generator=b.init)
 
 
-ACTOR_CRITIC = dataclasses.replace(SMALL, baseline="value", advantage="gae",
-                                   normalize_returns=False, gae_lambda=0.9)
+ACTOR_CRITIC = dataclasses.replace(
+    SMALL, baseline="value", advantage="gae", normalize_returns=False, gae_lambda=0.9
+)
 
 
-@pytest.mark.parametrize("variant", [
-    SMALL, dataclasses.replace(SMALL, baseline="value", episodes_per_update=2),
-    dataclasses.replace(ACTOR_CRITIC, normalize_advantages=True),
-    dataclasses.replace(ACTOR_CRITIC, update_epochs=2, minibatches=3, clip_ratio=0.2,
-                        episodes_per_update=2)])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        SMALL,
+        dataclasses.replace(SMALL, baseline="value", episodes_per_update=2),
+        dataclasses.replace(ACTOR_CRITIC, normalize_advantages=True),
+        dataclasses.replace(
+            ACTOR_CRITIC, update_epochs=2, minibatches=3, clip_ratio=0.2, episodes_per_update=2
+        ),
+    ],
+)
 def test_a_seed_is_the_same_bytes_alone_beside_others_and_in_workers(variant):
     cfg = dataclasses.replace(variant, episodes=8)
     alone = train_variant(cfg, "CartPole-v1", [3])
@@ -305,8 +327,11 @@ def test_workers_start_safely_after_training_in_this_process(forkserver, monkeyp
 def test_a_huge_network_fails_fast_in_config_naming_the_key_and_the_memory(where):
     from reinforce.io.config import MAX_HIDDEN_DIM, ConfigError, parse_config
 
-    raw = ({"train": {"hidden_dim": 10**9}} if where == "train"
-           else {"variants": {"wide": {"hidden_dim": 10**9}}})
+    raw = (
+        {"train": {"hidden_dim": 10**9}}
+        if where == "train"
+        else {"variants": {"wide": {"hidden_dim": 10**9}}}
+    )
     with pytest.raises(ConfigError) as error:
         parse_config(raw, check_env=False)
     message = str(error.value)
@@ -316,11 +341,13 @@ def test_a_huge_network_fails_fast_in_config_naming_the_key_and_the_memory(where
     parse_config({"train": {"hidden_dim": MAX_HIDDEN_DIM}}, check_env=False)
 
 
-@pytest.mark.parametrize("settings", [{}, {"weight_decay": 0.01, "betas": (0.8, 0.9)},
-                                      {"maximize": True, "eps": 1e-6}])
+@pytest.mark.parametrize(
+    "settings", [{}, {"weight_decay": 0.01, "betas": (0.8, 0.9)}, {"maximize": True, "eps": 1e-6}]
+)
 def test_adam_step_is_optimizer_step_byte_for_byte(settings):
     """The fast path of the update (adam_step) against torch's own Adam.step: same
     parameters and state after every step, from the first (which creates the state)."""
+
     def net():
         return Policy(4, 2, 16, torch.Generator().manual_seed(3))
 

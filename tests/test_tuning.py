@@ -7,17 +7,18 @@ import json
 import pandas as pd
 import pytest
 
+from reinforce.agent.tuning import candidates, tune_variant
+from reinforce.analysis.stats import summarize_candidates
 from reinforce.io.config import parse_config, read_selected
 from reinforce.io.errors import DataError
-from reinforce.analysis.stats import summarize_candidates
-from reinforce.agent.tuning import candidates, tune_variant
 from tests.conftest import assert_refused, make_project, run, tiny_params
 
 
 def results(rows):
     """Synthetic tune results: (candidate, lr, seed, final_return, episodes_to_solve)."""
-    frame = pd.DataFrame(rows, columns=["candidate", "lr", "seed", "final_return",
-                                        "episodes_to_solve"])
+    frame = pd.DataFrame(
+        rows, columns=["candidate", "lr", "seed", "final_return", "episodes_to_solve"]
+    )
     return frame.astype({"episodes_to_solve": "Int64"})
 
 
@@ -27,31 +28,60 @@ def chosen_lr(table) -> float:
 
 def test_candidates_are_the_grid_first_key_slowest():
     assert candidates({"lr": [0.1, 0.2], "critic_lr": [1, 2]}) == [
-        {"lr": 0.1, "critic_lr": 1}, {"lr": 0.1, "critic_lr": 2},
-        {"lr": 0.2, "critic_lr": 1}, {"lr": 0.2, "critic_lr": 2}]
+        {"lr": 0.1, "critic_lr": 1},
+        {"lr": 0.1, "critic_lr": 2},
+        {"lr": 0.2, "critic_lr": 1},
+        {"lr": 0.2, "critic_lr": 2},
+    ]
     assert candidates({"lr": [0.5]}) == [{"lr": 0.5}]
 
 
 def test_rule_picks_the_highest_final_return_iqm():
-    table = summarize_candidates(results([
-        (1, 0.01, 10, 100.0, None), (1, 0.01, 11, 120.0, None),
-        (2, 0.02, 10, 300.0, 50), (2, 0.02, 11, 250.0, None),
-        (3, 0.05, 10, 200.0, 40), (3, 0.05, 11, 220.0, 45)]), ["lr"])
+    table = summarize_candidates(
+        results(
+            [
+                (1, 0.01, 10, 100.0, None),
+                (1, 0.01, 11, 120.0, None),
+                (2, 0.02, 10, 300.0, 50),
+                (2, 0.02, 11, 250.0, None),
+                (3, 0.05, 10, 200.0, 40),
+                (3, 0.05, 11, 220.0, 45),
+            ]
+        ),
+        ["lr"],
+    )
     assert table["final_return_iqm"].tolist() == [110.0, 275.0, 210.0]
     assert chosen_lr(table) == 0.02 and table["chosen"].sum() == 1
 
 
 def test_ties_go_to_the_faster_solver_then_to_the_first_listed():
-    tied = summarize_candidates(results([
-        (1, 0.01, 10, 500.0, 400), (1, 0.01, 11, 500.0, 420),
-        (2, 0.02, 10, 500.0, 150), (2, 0.02, 11, 500.0, 210),
-        (3, 0.05, 10, 500.0, 150), (3, 0.05, 11, 500.0, 210)]), ["lr"])
+    tied = summarize_candidates(
+        results(
+            [
+                (1, 0.01, 10, 500.0, 400),
+                (1, 0.01, 11, 500.0, 420),
+                (2, 0.02, 10, 500.0, 150),
+                (2, 0.02, 11, 500.0, 210),
+                (3, 0.05, 10, 500.0, 150),
+                (3, 0.05, 11, 500.0, 210),
+            ]
+        ),
+        ["lr"],
+    )
     assert tied["median_episodes_to_solve"].tolist() == [410.0, 180.0, 180.0]
     assert chosen_lr(tied) == 0.02
     # a seed that never solved counts as never: the candidate that solved both wins
-    never = summarize_candidates(results([
-        (1, 0.01, 10, 500.0, 100), (1, 0.01, 11, 500.0, None),
-        (2, 0.02, 10, 500.0, 400), (2, 0.02, 11, 500.0, 400)]), ["lr"])
+    never = summarize_candidates(
+        results(
+            [
+                (1, 0.01, 10, 500.0, 100),
+                (1, 0.01, 11, 500.0, None),
+                (2, 0.02, 10, 500.0, 400),
+                (2, 0.02, 11, 500.0, 400),
+            ]
+        ),
+        ["lr"],
+    )
     assert chosen_lr(never) == 0.02
 
 
@@ -60,8 +90,7 @@ def test_a_tiny_real_search_picks_the_candidate_that_learns():
     params["train"]["episodes"] = 60
     params["env"].update(solve_window=10, solved_threshold=40)
     params["evaluate"]["episodes"] = 3
-    params["tune"] = {"seeds": [10, 11, 12],
-                      "search": {"value-baseline": {"lr": [1e-6, 0.03]}}}
+    params["tune"] = {"seeds": [10, 11, 12], "search": {"value-baseline": {"lr": [1e-6, 0.03]}}}
     config = parse_config(params)
     found = tune_variant(config, "value-baseline")
     assert sorted(found["seed"].unique()) == [10, 11, 12]  # tuning seeds only
@@ -69,11 +98,11 @@ def test_a_tiny_real_search_picks_the_candidate_that_learns():
     table = summarize_candidates(found, ["lr"])
     assert chosen_lr(table) == 0.03
     # the rule agrees with the numbers: the chosen candidate has the highest IQM
-    assert table.loc[table["chosen"], "final_return_iqm"].iloc[0] == \
-        table["final_return_iqm"].max()
+    assert table.loc[table["chosen"], "final_return_iqm"].iloc[0] == table["final_return_iqm"].max()
 
 
 # ------------------------------------------------------------------- bad parameters
+
 
 def with_tune(tune, variants=None):
     params = copy.deepcopy(tiny_params())
@@ -84,31 +113,57 @@ def with_tune(tune, variants=None):
 
 
 BAD = [
-    (with_tune({"seeds": [1, 10], "search": {}}),
-     ["tune.seeds", "[1, 10]", "disjoint", "[0, 1]", "both hold [1]"]),
-    (with_tune({"seeds": [10], "search": {"article": {"lr": [0.1]}}}),
-     ["tune.search.article", "'article'", "untouched tutorial"]),
-    (with_tune({"seeds": [10], "search": {"nope": {"lr": [0.1]}}}),
-     ["tune.search.nope", "'nope'", "a variant of params.yaml"]),
-    (with_tune({"seeds": [10], "search": {"value-baseline": {"lrr": [0.1]}}}),
-     ["tune.search.value-baseline.lrr", "unknown key", "'lr'"]),
-    (with_tune({"seeds": [10], "search": {"value-baseline": {"lr": []}}}),
-     ["tune.search.value-baseline.lr", "[]", "non-empty list"]),
-    (with_tune({"seeds": [10], "search": {"value-baseline": {"lr": 0.1}}}),
-     ["tune.search.value-baseline.lr", "0.1", "list"]),
-    (with_tune({"seeds": [10], "search": {"value-baseline": {"lr": [0.1, -1]}}}),
-     ["tune.search.value-baseline.lr", "-1", "> 0"]),
-    (with_tune({"seeds": [10], "search": {"value-baseline": {"lr": [0.1, 0.1]}}}),
-     ["tune.search.value-baseline.lr", "distinct", "repeated: [0.1]"]),
-    (with_tune({"search": {"value-baseline": {"lr": [0.1]}}}),
-     ["tune.seeds", "None", "non-empty list of seeds"]),
-    (with_tune({"seeds": [10], "search": {"value-baseline": {"lr": [0.1]}}},
-               variants={"article": {}, "value-baseline": {"baseline": "value", "lr": 0.2}}),
-     ["tune.search.value-baseline.lr", "variants.value-baseline", "remove one"]),
+    (
+        with_tune({"seeds": [1, 10], "search": {}}),
+        ["tune.seeds", "[1, 10]", "disjoint", "[0, 1]", "both hold [1]"],
+    ),
+    (
+        with_tune({"seeds": [10], "search": {"article": {"lr": [0.1]}}}),
+        ["tune.search.article", "'article'", "untouched tutorial"],
+    ),
+    (
+        with_tune({"seeds": [10], "search": {"nope": {"lr": [0.1]}}}),
+        ["tune.search.nope", "'nope'", "a variant of params.yaml"],
+    ),
+    (
+        with_tune({"seeds": [10], "search": {"value-baseline": {"lrr": [0.1]}}}),
+        ["tune.search.value-baseline.lrr", "unknown key", "'lr'"],
+    ),
+    (
+        with_tune({"seeds": [10], "search": {"value-baseline": {"lr": []}}}),
+        ["tune.search.value-baseline.lr", "[]", "non-empty list"],
+    ),
+    (
+        with_tune({"seeds": [10], "search": {"value-baseline": {"lr": 0.1}}}),
+        ["tune.search.value-baseline.lr", "0.1", "list"],
+    ),
+    (
+        with_tune({"seeds": [10], "search": {"value-baseline": {"lr": [0.1, -1]}}}),
+        ["tune.search.value-baseline.lr", "-1", "> 0"],
+    ),
+    (
+        with_tune({"seeds": [10], "search": {"value-baseline": {"lr": [0.1, 0.1]}}}),
+        ["tune.search.value-baseline.lr", "distinct", "repeated: [0.1]"],
+    ),
+    (
+        with_tune({"search": {"value-baseline": {"lr": [0.1]}}}),
+        ["tune.seeds", "None", "non-empty list of seeds"],
+    ),
+    (
+        with_tune(
+            {"seeds": [10], "search": {"value-baseline": {"lr": [0.1]}}},
+            variants={"article": {}, "value-baseline": {"baseline": "value", "lr": 0.2}},
+        ),
+        ["tune.search.value-baseline.lr", "variants.value-baseline", "remove one"],
+    ),
     (with_tune({"seeds": [10], "serach": {}}), ["tune.serach", "unknown key", "'search'"]),
-    (dict(with_tune({"seeds": [10], "search": {}}),
-          evaluate={"episodes": 2, "seed_offset": 10, "policy": "greedy"}),
-     ["evaluate.seed_offset", "tune.seeds", "[10]"]),
+    (
+        dict(
+            with_tune({"seeds": [10], "search": {}}),
+            evaluate={"episodes": 2, "seed_offset": 10, "policy": "greedy"},
+        ),
+        ["evaluate.seed_offset", "tune.seeds", "[10]"],
+    ),
 ]
 
 
@@ -131,9 +186,10 @@ def test_a_stale_or_missing_selection_is_refused(tmp_path):
 
 # --------------------------------------------------------------------- the DVC stages
 
-TWO_SEARCHES = {"seeds": [10, 11],
-                "search": {"value-baseline": {"lr": [0.01, 0.02]},
-                           "clipped": {"lr": [0.005, 0.01]}}}
+TWO_SEARCHES = {
+    "seeds": [10, 11],
+    "search": {"value-baseline": {"lr": [0.01, 0.02]}, "clipped": {"lr": [0.005, 0.01]}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +205,9 @@ def tuned_project(tmp_path_factory):
 
 
 def ran(output: str) -> set[str]:
-    return {line.split("'")[1] for line in output.splitlines()
-            if line.startswith("Running stage '")}
+    return {
+        line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")
+    }
 
 
 def test_tuning_trains_on_tuning_seeds_and_train_uses_the_choice(tuned_project):
@@ -164,8 +221,7 @@ def test_tuning_trains_on_tuning_seeds_and_train_uses_the_choice(tuned_project):
         assert sorted(curves["seed"].unique()) == [0, 1]  # the reporting seeds
     assert read_selected(tuned_project, "article") == {}
     table = pd.read_csv(tuned_project / "tuning" / "candidates.csv")
-    assert table.groupby("variant")["chosen"].sum().to_dict() == {"clipped": 1,
-                                                                   "value-baseline": 1}
+    assert table.groupby("variant")["chosen"].sum().to_dict() == {"clipped": 1, "value-baseline": 1}
 
 
 def test_adding_a_candidate_reruns_only_that_variants_tuning(tuned_project):
@@ -184,8 +240,10 @@ def test_adding_a_candidate_reruns_only_that_variants_tuning(tuned_project):
         assert "tune.search.clipped.lr" in diff, diff
         stages = ran(run(["dvc", "repro"], tuned_project).stdout)
         assert "tune@clipped" in stages and "select" in stages, stages
-        assert not {"tune@value-baseline", "train@article", "train@value-baseline",
-                    "train@clipped"} & stages, stages
+        assert (
+            not {"tune@value-baseline", "train@article", "train@value-baseline", "train@clipped"}
+            & stages
+        ), stages
         assert len(pd.read_csv(tuned_project / "tuning" / "candidates.csv")) == 5
     finally:
         params_path.write_text(before)

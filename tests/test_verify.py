@@ -1,6 +1,7 @@
 """`verify` explains a mismatch: a rerun with another ATEN_CPU_CAPABILITY gives other bytes, and
 verify names the outputs and the environment fields that differ; a faithful rerun passes.
 No container needed: the image's entrypoint runs the same `python -m reinforce.io.verify`."""
+
 from __future__ import annotations
 
 import os
@@ -16,15 +17,18 @@ from reinforce.io import verify
 
 def _repro(path, **env):
     environ = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": "", **env}
-    result = subprocess.run(["dvc", "repro", "--force"], cwd=path, env=environ,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["dvc", "repro", "--force"], cwd=path, env=environ, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
 def committed(tmp_path_factory):
-    path = make_project(tmp_path_factory.mktemp("verify") / "committed",
-                        tiny_params(seeds=[0], compute={"workers": 1}))
+    path = make_project(
+        tmp_path_factory.mktemp("verify") / "committed",
+        tiny_params(seeds=[0], compute={"workers": 1}),
+    )
     _repro(path)
     run(["git", "add", "-A"], path)
     run(["git", "commit", "-qm", "results"], path)
@@ -39,8 +43,12 @@ def _rerun(committed, target, **env):
 
 def test_a_faithful_rerun_passes(committed, tmp_path):
     again = _rerun(committed, tmp_path / "again")
-    result = subprocess.run([sys.executable, "-m", "reinforce.io.verify", str(committed), str(again)],
-                            cwd=again, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "reinforce.io.verify", str(committed), str(again)],
+        cwd=again,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "verify: PASS" in result.stdout
     assert "reproduced byte for byte" in result.stdout
@@ -58,8 +66,12 @@ def test_another_cpu_capability_is_explained(committed, tmp_path):
     assert fields == {"numeric_pins.ATEN_CPU_CAPABILITY", "cpu_capability"}, verdict.environment
     assert verdict.outside_promise
 
-    result = subprocess.run([sys.executable, "-m", "reinforce.io.verify", str(committed), str(other)],
-                            cwd=other, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "reinforce.io.verify", str(committed), str(other)],
+        cwd=other,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     out = result.stdout
     assert "numeric_pins.ATEN_CPU_CAPABILITY: 'avx2' (committed) -> 'default' (here)" in out
@@ -73,8 +85,13 @@ def test_same_environment_other_bytes_reads_as_a_bug(committed, tmp_path):
     shutil.copytree(committed, again)
     (again / "metrics.json").write_text((again / "metrics.json").read_text() + " ")
     lock = (again / "dvc.lock").read_text()
-    (again / "dvc.lock").write_text(lock.replace("metrics.json\n      hash: md5\n      md5: ",
-                                                 "metrics.json\n      hash: md5\n      md5: 0", 1))
+    (again / "dvc.lock").write_text(
+        lock.replace(
+            "metrics.json\n      hash: md5\n      md5: ",
+            "metrics.json\n      hash: md5\n      md5: 0",
+            1,
+        )
+    )
     verdict = verify.compare(committed, again)
     assert not verdict.identical and verdict.environment == []
     assert "looks like a bug" in verify.explain(verdict)
@@ -91,15 +108,30 @@ def test_environment_differences_name_nested_fields():
     new = {"python": "3.12", "numeric_pins": {"MKL_CBWR": "AUTO"}}
     assert verify.environment_differences(old, new) == [
         "numeric_pins.MKL_CBWR: 'COMPATIBLE' (committed) -> 'AUTO' (here)",
-        "python: '3.11' (committed) -> '3.12' (here)"]
+        "python: '3.11' (committed) -> '3.12' (here)",
+    ]
 
 
 def test_outside_the_promise_is_one_line():
     from reinforce.io.outputs import environment_fingerprint, promise_note
 
     here = environment_fingerprint()
-    assert promise_note({**here, "machine": "x86_64", "system": "Linux", "python": "3.11",
-                         "cpu_capability": "AVX2"}) is None
-    note = promise_note({**here, "machine": "arm64", "system": "Darwin", "cpu_capability": "DEFAULT"})
+    assert (
+        promise_note(
+            {
+                **here,
+                "machine": "x86_64",
+                "system": "Linux",
+                "python": "3.11",
+                "cpu_capability": "AVX2",
+            }
+        )
+        is None
+    )
+    note = promise_note(
+        {**here, "machine": "arm64", "system": "Darwin", "cpu_capability": "DEFAULT"}
+    )
     assert note.count("\n") == 0
-    assert "machine arm64" in note and "cpu_capability DEFAULT" in note and "environment.json" in note
+    assert (
+        "machine arm64" in note and "cpu_capability DEFAULT" in note and "environment.json" in note
+    )

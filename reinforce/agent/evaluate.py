@@ -26,9 +26,14 @@ from reinforce.io.outputs import EVAL_COLUMNS
 from reinforce.sim.rollout import Episode, run_lockstep
 
 
-def evaluate_policies(train_dir: str | Path, env_id: str, seeds: Sequence[int],
-                      cfg: EvaluateConfig, backend: LocalBackend | RayBackend | None = None,
-                      label: str = "evaluate") -> pd.DataFrame:
+def evaluate_policies(
+    train_dir: str | Path,
+    env_id: str,
+    seeds: Sequence[int],
+    cfg: EvaluateConfig,
+    backend: LocalBackend | RayBackend | None = None,
+    label: str = "evaluate",
+) -> pd.DataFrame:
     """Each seed's policy plays cfg.episodes episodes of gymnasium.make(env_id); seed k's
     env starts from seed cfg.seed_offset + k. Returns rows (seed, episode, return).
     The seeds run in this process, or in groups as the given backend splits them."""
@@ -43,33 +48,48 @@ def read_checkpoint(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DataError(f"{path}: not found; run `dvc repro` (its train stage) to make it"
-                        ) from None
+        raise DataError(
+            f"{path}: not found; run `dvc repro` (its train stage) to make it"
+        ) from None
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err.strerror})") from None
     try:
         load_policy(io.BytesIO(data))
     except Exception as err:  # noqa: BLE001  (torch raises many kinds on a bad file)
         kind = type(err).__name__
-        raise DataError(f"{path}: not a policy checkpoint of this pipeline ({kind}); run "
-                        "`dvc repro --force` for its train stage to remake it") from None
+        raise DataError(
+            f"{path}: not a policy checkpoint of this pipeline ({kind}); run "
+            "`dvc repro --force` for its train stage to remake it"
+        ) from None
     return data
 
 
-def evaluate_checkpoints(checkpoints: dict[int, bytes], env_id: str, seeds: Sequence[int],
-                         cfg: EvaluateConfig, backend: LocalBackend | RayBackend | None = None,
-                         label: str = "evaluate") -> pd.DataFrame:
+def evaluate_checkpoints(
+    checkpoints: dict[int, bytes],
+    env_id: str,
+    seeds: Sequence[int],
+    cfg: EvaluateConfig,
+    backend: LocalBackend | RayBackend | None = None,
+    label: str = "evaluate",
+) -> pd.DataFrame:
     """evaluate_policies for policies held as checkpoint bytes (seed -> saved policy)."""
     groups = (backend or LocalBackend(1)).map(
-        partial(evaluate_seeds, checkpoints, env_id, cfg), seeds,
-        Progress(label, cfg.episodes * len(seeds)))
-    return pd.DataFrame(sorted(row for group in groups for row in group),
-                        columns=list(EVAL_COLUMNS))
+        partial(evaluate_seeds, checkpoints, env_id, cfg),
+        seeds,
+        Progress(label, cfg.episodes * len(seeds)),
+    )
+    return pd.DataFrame(
+        sorted(row for group in groups for row in group), columns=list(EVAL_COLUMNS)
+    )
 
 
-def evaluate_seeds(checkpoints: dict[int, bytes], env_id: str, cfg: EvaluateConfig,
-                   seeds: Sequence[int], report: Callable[[float], None],
-                   ) -> list[tuple[int, int, float]]:
+def evaluate_seeds(
+    checkpoints: dict[int, bytes],
+    env_id: str,
+    cfg: EvaluateConfig,
+    seeds: Sequence[int],
+    report: Callable[[float], None],
+) -> list[tuple[int, int, float]]:
     """Evaluate the given seeds side by side in this process: rows (seed, episode, return)."""
     torch.set_num_threads(1)
     policies = [load_policy(io.BytesIO(checkpoints[seed]))[0] for seed in seeds]
@@ -88,4 +108,3 @@ def evaluate_seeds(checkpoints: dict[int, bytes], env_id: str, cfg: EvaluateConf
 
     run_lockstep(env_id, env_seeds, cfg.episodes, actor, on_episode_end)
     return rows
-

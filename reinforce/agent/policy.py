@@ -37,8 +37,7 @@ def _mlp_forward(net: nn.Sequential, obs: torch.Tensor) -> torch.Tensor:
     # net(obs) computes exactly this (Linear.forward is F.linear, ReLU's is torch.relu);
     # calling the functions skips three module calls, most of a small forward's cost.
     first, second = net[0], net[2]
-    return F.linear(torch.relu(F.linear(obs, first.weight, first.bias)), second.weight,
-                    second.bias)
+    return F.linear(torch.relu(F.linear(obs, first.weight, first.bias)), second.weight, second.bias)
 
 
 class Policy(nn.Module):
@@ -97,8 +96,12 @@ class StackedPolicies:
         self.w2[index] = second.weight.detach().numpy().T
         self.b2[index, 0] = second.bias.detach().numpy()
 
-    def act(self, obs: np.ndarray, envs: np.ndarray, gumbel_noise: np.ndarray | None = None,
-            ) -> np.ndarray:
+    def act(
+        self,
+        obs: np.ndarray,
+        envs: np.ndarray,
+        gumbel_noise: np.ndarray | None = None,
+    ) -> np.ndarray:
         """obs (rows, obs_dim), the observations of the seeds `envs` (rows,) -> their
         actions: greedy when gumbel_noise is None, else one sample of softmax(logits) per
         row by the Gumbel-max trick, argmax(logits + g) with g = gumbel_noise[row]
@@ -108,8 +111,14 @@ class StackedPolicies:
         if not sample:
             gumbel_noise = np.zeros((len(obs), self.w2.shape[2]))
         actions = np.empty(len(obs), dtype=np.int64)
-        _kernels.policy_actions(obs, np.asarray(envs, dtype=np.int64), *self.weights,
-                                np.asarray(gumbel_noise, dtype=np.float64), sample, actions)
+        _kernels.policy_actions(
+            obs,
+            np.asarray(envs, dtype=np.int64),
+            *self.weights,
+            np.asarray(gumbel_noise, dtype=np.float64),
+            sample,
+            actions,
+        )
         return actions
 
 
@@ -151,8 +160,11 @@ class StackedActor:
         gumbel = None if self.noise is None else self.noise.at(step, active)
         return self.stack.act(obs_rows, active, gumbel)
 
-    def arrays_at(self, step: int, active: np.ndarray,
-                  ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
+    def arrays_at(
+        self,
+        step: int,
+        active: np.ndarray,
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
         """What the compiled loop reads from step on: the stacked weights, and every seed's
         noise block (envs, block, actions) with step's drawn (None when greedy)."""
         if self.noise is None:
@@ -169,8 +181,14 @@ def save_policy(policy: Policy, critic: ValueNet | None, meta: dict) -> bytes:
     """Serialize to bytes: saving to a BytesIO keeps file names out of the archive, so the
     bytes are the same wherever the file is written."""
     buffer = io.BytesIO()
-    torch.save({"meta": meta, "policy": policy.state_dict(),
-                "critic": None if critic is None else critic.state_dict()}, buffer)
+    torch.save(
+        {
+            "meta": meta,
+            "policy": policy.state_dict(),
+            "critic": None if critic is None else critic.state_dict(),
+        },
+        buffer,
+    )
     return buffer.getvalue()
 
 

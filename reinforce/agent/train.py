@@ -50,6 +50,7 @@ NORMALIZE_EPS = 1e-9
 
 # ----------------------------------------------------------------------------- the maths
 
+
 def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
     """G_t = r_t + gamma * G_{t+1}, in float64 (as the article's Python-float loop)."""
     rewards = np.asarray(rewards, dtype=np.float64)
@@ -64,8 +65,14 @@ def normalize(returns: torch.Tensor) -> torch.Tensor:
     return (returns - returns.mean()) / (returns.std() + NORMALIZE_EPS)
 
 
-def gae_advantages(rewards: np.ndarray, values: np.ndarray, final_value: float,
-                   terminated: bool, gamma: float, gae_lambda: float) -> np.ndarray:
+def gae_advantages(
+    rewards: np.ndarray,
+    values: np.ndarray,
+    final_value: float,
+    terminated: bool,
+    gamma: float,
+    gae_lambda: float,
+) -> np.ndarray:
     """Generalized advantage estimation (Schulman et al. 2016) of one episode, in float64.
 
     delta_t = r_t + gamma * V(s_{t+1}) - V(s_t), where after the last step V(s_T) is
@@ -89,16 +96,18 @@ def gae_advantages(rewards: np.ndarray, values: np.ndarray, final_value: float,
 @dataclass
 class UpdateBatch:
     """One update's data, fixed before its first gradient step."""
-    obs: torch.Tensor          # (N, obs_dim)
-    actions: torch.Tensor      # (N,)
-    advantages: torch.Tensor   # (N,) the weights of -log pi(a|s)
-    targets: torch.Tensor      # (N,) the critic's regression targets
+
+    obs: torch.Tensor  # (N, obs_dim)
+    actions: torch.Tensor  # (N,)
+    advantages: torch.Tensor  # (N,) the weights of -log pi(a|s)
+    targets: torch.Tensor  # (N,) the critic's regression targets
     old_log_probs: torch.Tensor | None  # (N,) log pi_old(a|s), for the clipped objective
     episodes: int
 
 
-def update_batch(policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode],
-                 cfg: TrainConfig) -> UpdateBatch:
+def update_batch(
+    policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode], cfg: TrainConfig
+) -> UpdateBatch:
     """Advantages and critic targets of a batch of episodes.
 
     advantage: returns -- the Monte-Carlo return G_t (normalized per episode if
@@ -112,16 +121,25 @@ def update_batch(policy: Policy, critic: ValueNet | None, episodes: Sequence[Epi
         with torch.no_grad():
             values = critic(obs).numpy()
             cut = [e for e in episodes if not e.terminated]
-            final = critic(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy() \
-                if cut else np.zeros(0, dtype=np.float32)
+            final = (
+                critic(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy()
+                if cut
+                else np.zeros(0, dtype=np.float32)
+            )
         finals = iter(final.tolist())
         advantages, start = [], 0
         for episode in episodes:
             end = start + len(episode.rewards)
-            advantages.append(gae_advantages(
-                episode.rewards, values[start:end],
-                0.0 if episode.terminated else next(finals),
-                episode.terminated, cfg.gamma, cfg.gae_lambda))
+            advantages.append(
+                gae_advantages(
+                    episode.rewards,
+                    values[start:end],
+                    0.0 if episode.terminated else next(finals),
+                    episode.terminated,
+                    cfg.gamma,
+                    cfg.gae_lambda,
+                )
+            )
             start = end
         advantage = torch.from_numpy(np.concatenate(advantages)).float()
         target = advantage + torch.from_numpy(values)
@@ -141,15 +159,26 @@ def update_batch(policy: Policy, critic: ValueNet | None, episodes: Sequence[Epi
     old_log_probs = None
     if cfg.clip_ratio is not None:
         with torch.no_grad():
-            old_log_probs = F.log_softmax(policy(obs), dim=-1).gather(
-                1, actions[:, None]).squeeze(1)
-    return UpdateBatch(obs=obs, actions=actions, advantages=advantage, targets=target,
-                       old_log_probs=old_log_probs, episodes=len(episodes))
+            old_log_probs = (
+                F.log_softmax(policy(obs), dim=-1).gather(1, actions[:, None]).squeeze(1)
+            )
+    return UpdateBatch(
+        obs=obs,
+        actions=actions,
+        advantages=advantage,
+        targets=target,
+        old_log_probs=old_log_probs,
+        episodes=len(episodes),
+    )
 
 
-def batch_losses(policy: Policy, critic: ValueNet | None, batch: UpdateBatch,
-                 cfg: TrainConfig, rows: torch.Tensor | None = None,
-                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def batch_losses(
+    policy: Policy,
+    critic: ValueNet | None,
+    batch: UpdateBatch,
+    cfg: TrainConfig,
+    rows: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Policy loss (sum over the rows of -log pi(a_t|s_t) * A_t, or of the clipped
     surrogate with clip_ratio, minus the entropy bonus, divided by the batch's episodes)
     and critic loss (MSE of V(s_t) against the targets) on `rows` (all when None)."""
@@ -177,8 +206,9 @@ def batch_losses(policy: Policy, critic: ValueNet | None, batch: UpdateBatch,
     return policy_loss / batch.episodes, critic_loss
 
 
-def reinforce_losses(policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode],
-                     cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor | None]:
+def reinforce_losses(
+    policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode], cfg: TrainConfig
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Policy loss (mean over episodes of sum_t -log pi(a_t|s_t) * A_t - entropy bonus)
     and critic loss (MSE of V(s_t) against the return targets), in one batched pass."""
     return batch_losses(policy, critic, update_batch(policy, critic, episodes, cfg), cfg)
@@ -186,10 +216,12 @@ def reinforce_losses(policy: Policy, critic: ValueNet | None, episodes: Sequence
 
 # ------------------------------------------------------------------------------ seeding
 
+
 @dataclass
 class SeedStreams:
     """Everything random in one seed's run, derived from that seed alone."""
-    init: torch.Generator         # network initialization
+
+    init: torch.Generator  # network initialization
     actions: np.random.Generator  # action sampling
     # env resets: env.reset(seed=seed) once, later resets continue the env's own RNG
 
@@ -199,6 +231,7 @@ def seed_streams(seed: int) -> SeedStreams:
 
 
 # ------------------------------------------------------------------------ training loop
+
 
 @dataclass
 class SeedLearner:
@@ -226,10 +259,16 @@ def make_learner(seed: int, obs_dim: int, n_actions: int, cfg: TrainConfig) -> S
         shuffle = seeding.minibatch_rng(seed)
     # fused: the same Adam update in one kernel per step, ~20% faster on these tiny nets
     parameters = [*policy.parameters(), *(critic.parameters() if critic else ())]
-    return SeedLearner(seed=seed, policy=policy,
-                       optimizer=torch.optim.Adam(policy.parameters(), lr=cfg.lr, fused=True),
-                       critic=critic, critic_optimizer=critic_optimizer, rng=streams.actions,
-                       shuffle=shuffle, parameters=parameters)
+    return SeedLearner(
+        seed=seed,
+        policy=policy,
+        optimizer=torch.optim.Adam(policy.parameters(), lr=cfg.lr, fused=True),
+        critic=critic,
+        critic_optimizer=critic_optimizer,
+        rng=streams.actions,
+        shuffle=shuffle,
+        parameters=parameters,
+    )
 
 
 def adam_step(optimizer: torch.optim.Adam) -> None:
@@ -239,26 +278,51 @@ def adam_step(optimizer: torch.optim.Adam) -> None:
     profiling and state gathering, which cost several times the kernel on these networks.
     The first step (which creates the state) and any group with a parameter lacking a
     gradient go through optimizer.step() itself."""
-    group, = optimizer.param_groups
+    (group,) = optimizer.param_groups
     params = group["params"]
     states = [optimizer.state.get(p) for p in params]
-    if not all(states) or any(p.grad is None for p in params) or not group["fused"] \
-            or group["amsgrad"] or group["capturable"] or group["differentiable"]:
+    if (
+        not all(states)
+        or any(p.grad is None for p in params)
+        or not group["fused"]
+        or group["amsgrad"]
+        or group["capturable"]
+        or group["differentiable"]
+    ):
         optimizer.step()
         return
     beta1, beta2 = group["betas"]
     functional_adam(
-        params, [p.grad for p in params], [s["exp_avg"] for s in states],
-        [s["exp_avg_sq"] for s in states], [], [s["step"] for s in states],
-        foreach=group["foreach"], capturable=False, differentiable=False, fused=True,
-        grad_scale=None, found_inf=None, has_complex=False,
-        decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=False,
-        beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
-        eps=group["eps"], maximize=group["maximize"])
+        params,
+        [p.grad for p in params],
+        [s["exp_avg"] for s in states],
+        [s["exp_avg_sq"] for s in states],
+        [],
+        [s["step"] for s in states],
+        foreach=group["foreach"],
+        capturable=False,
+        differentiable=False,
+        fused=True,
+        grad_scale=None,
+        found_inf=None,
+        has_complex=False,
+        decoupled_weight_decay=group["decoupled_weight_decay"],
+        amsgrad=False,
+        beta1=beta1,
+        beta2=beta2,
+        lr=group["lr"],
+        weight_decay=group["weight_decay"],
+        eps=group["eps"],
+        maximize=group["maximize"],
+    )
 
 
-def _step(learner: SeedLearner, policy_loss: torch.Tensor, critic_loss: torch.Tensor | None,
-          cfg: TrainConfig) -> None:
+def _step(
+    learner: SeedLearner,
+    policy_loss: torch.Tensor,
+    critic_loss: torch.Tensor | None,
+    cfg: TrainConfig,
+) -> None:
     # Fixed per-call costs dominate on these tiny networks (an update with epochs and
     # minibatches takes dozens of steps), hence: grads set to None directly (what
     # zero_grad does, without its profiler hooks), and one backward pass through the sum
@@ -290,11 +354,15 @@ def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
             splits = [None]
         else:
             order = learner.shuffle.permutation(len(batch.actions))
-            splits = [torch.from_numpy(rows) for rows in np.array_split(order, cfg.minibatches)
-                      if len(rows)]
+            splits = [
+                torch.from_numpy(rows)
+                for rows in np.array_split(order, cfg.minibatches)
+                if len(rows)
+            ]
         for rows in splits:
-            policy_loss, critic_loss = batch_losses(learner.policy, learner.critic, batch,
-                                                    cfg, rows)
+            policy_loss, critic_loss = batch_losses(
+                learner.policy, learner.critic, batch, cfg, rows
+            )
             _step(learner, policy_loss, critic_loss, cfg)
             losses.append(float(policy_loss.detach()))
     return float(np.mean(losses))
@@ -310,24 +378,31 @@ def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConf
     what = f"the policy loss is {loss}" if not math.isfinite(loss) else "the weights are not finite"
     rates = f"lr {cfg.lr:g}" + (f", critic_lr {cfg.critic_lr:g}" if learner.critic else "")
     clip = "" if cfg.grad_clip_norm is not None else ", or set grad_clip_norm"
-    raise TrainingDiverged(f"seed {learner.seed}, episode {episode}: {what} after an update; "
-                           f"the training diverged, most likely a step too large ({rates}): "
-                           f"lower it{clip}")
+    raise TrainingDiverged(
+        f"seed {learner.seed}, episode {episode}: {what} after an update; "
+        f"the training diverged, most likely a step too large ({rates}): "
+        f"lower it{clip}"
+    )
 
 
 @dataclass
 class TrainResult:
-    curves: pd.DataFrame              # seed, episode, return, length, loss
-    checkpoints: dict[int, bytes]     # seed -> saved policy (and critic)
+    curves: pd.DataFrame  # seed, episode, return, length, loss
+    checkpoints: dict[int, bytes]  # seed -> saved policy (and critic)
     obs_dim: int
     n_actions: int
     env_steps: int
     seconds: float
 
 
-def train_seeds(cfg: TrainConfig, env_id: str, obs_dim: int, n_actions: int,
-                seeds: Sequence[int], report: Callable[[float], None],
-                ) -> tuple[list[tuple], dict[int, bytes], int]:
+def train_seeds(
+    cfg: TrainConfig,
+    env_id: str,
+    obs_dim: int,
+    n_actions: int,
+    seeds: Sequence[int],
+    report: Callable[[float], None],
+) -> tuple[list[tuple], dict[int, bytes], int]:
     """Train the given seeds side by side in this process: (curve rows, checkpoints, steps).
     obs_dim and n_actions are env_id's, as check_env_id gives them."""
     torch.set_num_threads(1)  # results must not depend on the machine's core count
@@ -340,8 +415,7 @@ def train_seeds(cfg: TrainConfig, env_id: str, obs_dim: int, n_actions: int,
         learner = learners[k]
         learner.pending.append(episode)
         loss = float("nan")  # no update after this episode (episodes_per_update > 1)
-        if len(learner.pending) == cfg.episodes_per_update or \
-                len(learner.rows) + 1 == cfg.episodes:
+        if len(learner.pending) == cfg.episodes_per_update or len(learner.rows) + 1 == cfg.episodes:
             loss = update_seed(learner, cfg)
             check_finite(learner, loss, len(learner.rows) + 1, cfg)
             stack.refresh(k, learner.policy)
@@ -350,33 +424,52 @@ def train_seeds(cfg: TrainConfig, env_id: str, obs_dim: int, n_actions: int,
         report(episode_return)
 
     steps = run_lockstep(env_id, seeds, cfg.episodes, actor, on_episode_end)
-    meta = {"env_id": env_id, "obs_dim": obs_dim, "n_actions": n_actions,
-            "hidden_dim": cfg.hidden_dim}
+    meta = {
+        "env_id": env_id,
+        "obs_dim": obs_dim,
+        "n_actions": n_actions,
+        "hidden_dim": cfg.hidden_dim,
+    }
     rows = [(learner.seed, *row) for learner in learners for row in learner.rows]
-    checkpoints = {learner.seed: save_policy(learner.policy, learner.critic,
-                                             {**meta, "seed": learner.seed})
-                   for learner in learners}
+    checkpoints = {
+        learner.seed: save_policy(learner.policy, learner.critic, {**meta, "seed": learner.seed})
+        for learner in learners
+    }
     return rows, checkpoints, steps
 
 
-def train_variant(cfg: TrainConfig, env_id: str, seeds: Sequence[int], workers: int = 1,
-                  label: str = "train", backend: LocalBackend | RayBackend | None = None,
-                  ) -> TrainResult:
+def train_variant(
+    cfg: TrainConfig,
+    env_id: str,
+    seeds: Sequence[int],
+    workers: int = 1,
+    label: str = "train",
+    backend: LocalBackend | RayBackend | None = None,
+) -> TrainResult:
     """Train every seed of one variant, the seeds split over `workers` processes, or as
     the given backend (reinforce/compute/backends.py) splits them."""
     obs_dim, n_actions = check_env_id(env_id)
     backend = backend or LocalBackend(workers)
     start = time.perf_counter()
     try:
-        groups = backend.map(partial(train_seeds, cfg, env_id, obs_dim, n_actions), seeds,
-                             Progress(label, cfg.episodes * len(seeds)))
+        groups = backend.map(
+            partial(train_seeds, cfg, env_id, obs_dim, n_actions),
+            seeds,
+            Progress(label, cfg.episodes * len(seeds)),
+        )
     except TrainingDiverged as err:
         raise TrainingDiverged(f"{label}: {err}") from None
     seconds = time.perf_counter() - start
     rows = sorted(row for group_rows, _, _ in groups for row in group_rows)
-    checkpoints = {seed: data for _, group_checkpoints, _ in groups
-                   for seed, data in group_checkpoints.items()}
+    checkpoints = {
+        seed: data for _, group_checkpoints, _ in groups for seed, data in group_checkpoints.items()
+    }
     curves = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
-    return TrainResult(curves=curves, checkpoints=dict(sorted(checkpoints.items())),
-                       obs_dim=obs_dim, n_actions=n_actions,
-                       env_steps=sum(steps for _, _, steps in groups), seconds=seconds)
+    return TrainResult(
+        curves=curves,
+        checkpoints=dict(sorted(checkpoints.items())),
+        obs_dim=obs_dim,
+        n_actions=n_actions,
+        env_steps=sum(steps for _, _, steps in groups),
+        seconds=seconds,
+    )

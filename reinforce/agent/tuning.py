@@ -29,20 +29,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reinforce.agent.evaluate import evaluate_seeds
+from reinforce.agent.train import train_seeds
 from reinforce.analysis import stats
 from reinforce.compute.backends import LocalBackend, RayBackend
+from reinforce.compute.workers import Progress, Report
 from reinforce.io.config import Config, TrainConfig, tuning_results_path
-from reinforce.sim.envs import check_env_id
 from reinforce.io.errors import ConfigError, DataError
-from reinforce.agent.evaluate import evaluate_seeds
 from reinforce.io.outputs import (
     CURVE_COLUMNS,
     EVAL_COLUMNS,
     atomic_directory,
     write_atomic,
 )
-from reinforce.agent.train import train_seeds
-from reinforce.compute.workers import Progress, Report
+from reinforce.sim.envs import check_env_id
 
 RESULT_COLUMNS = ("candidate", "seed", "final_return", "episodes_to_solve")
 
@@ -57,8 +57,9 @@ def candidate_label(values: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in values.items())
 
 
-def tune_variant(config: Config, name: str,
-                 backend: LocalBackend | RayBackend | None = None) -> pd.DataFrame:
+def tune_variant(
+    config: Config, name: str, backend: LocalBackend | RayBackend | None = None
+) -> pd.DataFrame:
     """Train and evaluate every candidate of the variant's search space on tune.seeds.
 
     Returns a row per candidate and seed: candidate (1-based, in candidates() order),
@@ -72,22 +73,32 @@ def tune_variant(config: Config, name: str,
     depend on where it runs, so the rows are the same bytes either way."""
     space = config.search_space(name)
     if not space:
-        raise ConfigError(f"tune.search: no search space for variant {name!r}; variants "
-                          f"with one: {', '.join(sorted(config.tune.search)) or 'none'}")
+        raise ConfigError(
+            f"tune.search: no search space for variant {name!r}; variants "
+            f"with one: {', '.join(sorted(config.tune.search)) or 'none'}"
+        )
     options = candidates(space)
     configs = [dataclasses.replace(config.variant(name), **values) for values in options]
     total = sum(cfg.episodes for cfg in configs) * len(config.tune.seeds)
     groups = (backend or LocalBackend(1)).map(
-        partial(tune_candidates, config, configs, options), list(range(1, len(options) + 1)),
-        Progress(f"tune@{name}: {len(options)} candidates x {len(config.tune.seeds)} seeds",
-                 total))
-    rows = sorted((row for group in groups for row in group),
-                  key=lambda row: (row["candidate"], config.tune.seeds.index(row["seed"])))
+        partial(tune_candidates, config, configs, options),
+        list(range(1, len(options) + 1)),
+        Progress(f"tune@{name}: {len(options)} candidates x {len(config.tune.seeds)} seeds", total),
+    )
+    rows = sorted(
+        (row for group in groups for row in group),
+        key=lambda row: (row["candidate"], config.tune.seeds.index(row["seed"])),
+    )
     return pd.DataFrame(rows).astype({"episodes_to_solve": "Int64"})
 
 
-def tune_candidates(config: Config, configs: Sequence[TrainConfig], options: Sequence[dict],
-                    indices: Sequence[int], report: Report) -> list[dict]:
+def tune_candidates(
+    config: Config,
+    configs: Sequence[TrainConfig],
+    options: Sequence[dict],
+    indices: Sequence[int],
+    report: Report,
+) -> list[dict]:
     """Candidates `indices` (1-based) in this process, one after the other, each on all
     tuning seeds side by side: trained (report() once per training episode), then
     evaluated as the report evaluates (evaluate.*). Rows as tune_variant's."""
@@ -95,19 +106,31 @@ def tune_candidates(config: Config, configs: Sequence[TrainConfig], options: Seq
     obs_dim, n_actions = check_env_id(env.id)
     rows = []
     for index in indices:
-        curve_rows, checkpoints, _ = train_seeds(configs[index - 1], env.id, obs_dim,
-                                                 n_actions, seeds, report)
-        evaluation = evaluate_seeds(checkpoints, env.id, config.evaluate, seeds,
-                                    lambda episode_return: None)
-        finals = pd.DataFrame(evaluation, columns=list(EVAL_COLUMNS)) \
-            .groupby("seed")["return"].mean()
-        curves = pd.DataFrame(curve_rows, columns=list(CURVE_COLUMNS)) \
-            .pivot(index="seed", columns="episode", values="return")
+        curve_rows, checkpoints, _ = train_seeds(
+            configs[index - 1], env.id, obs_dim, n_actions, seeds, report
+        )
+        evaluation = evaluate_seeds(
+            checkpoints, env.id, config.evaluate, seeds, lambda episode_return: None
+        )
+        finals = (
+            pd.DataFrame(evaluation, columns=list(EVAL_COLUMNS)).groupby("seed")["return"].mean()
+        )
+        curves = pd.DataFrame(curve_rows, columns=list(CURVE_COLUMNS)).pivot(
+            index="seed", columns="episode", values="return"
+        )
         for seed in seeds:
-            solved_at = stats.episodes_to_solve(curves.loc[seed].to_numpy(),
-                                                env.solve_window, env.solved_threshold)
-            rows.append({"candidate": index, **options[index - 1], "seed": seed,
-                         "final_return": float(finals[seed]), "episodes_to_solve": solved_at})
+            solved_at = stats.episodes_to_solve(
+                curves.loc[seed].to_numpy(), env.solve_window, env.solved_threshold
+            )
+            rows.append(
+                {
+                    "candidate": index,
+                    **options[index - 1],
+                    "seed": seed,
+                    "final_return": float(finals[seed]),
+                    "episodes_to_solve": solved_at,
+                }
+            )
     return rows
 
 
@@ -118,8 +141,10 @@ def read_results(path: str | Path, keys: Sequence[str]) -> pd.DataFrame:
     frame = pd.read_csv(path)
     missing = [c for c in (*RESULT_COLUMNS, *keys) if c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: missing columns {missing}; its search space in "
-                              "params.yaml changed since it was made: run `dvc repro`")
+        raise DataError(
+            f"{path}: missing columns {missing}; its search space in "
+            "params.yaml changed since it was made: run `dvc repro`"
+        )
     return frame.astype({"episodes_to_solve": "Int64"})
 
 
@@ -132,24 +157,38 @@ def selection(config: Config, root: str | Path = ".") -> tuple[dict[str, dict], 
         chosen[name] = {}
         if not space:
             continue
-        table = stats.summarize_candidates(read_results(tuning_results_path(root, name), list(space)),
-                                     list(space))
+        table = stats.summarize_candidates(
+            read_results(tuning_results_path(root, name), list(space)), list(space)
+        )
         expected = len(candidates(space))
         if len(table) != expected:
-            raise DataError(f"{tuning_results_path(root, name)}: {len(table)} candidates, but "
-                                  f"tune.search.{name} has {expected}: run `dvc repro`")
+            raise DataError(
+                f"{tuning_results_path(root, name)}: {len(table)} candidates, but "
+                f"tune.search.{name} has {expected}: run `dvc repro`"
+            )
         row = table[table["chosen"]].iloc[0]
         chosen[name] = {key: _plain(row[key]) for key in space}
         tables.append(table.assign(variant=name))
-    columns = ["variant", "candidate", "values", "seeds", "final_return_iqm", "solve_rate",
-               "median_episodes_to_solve", "chosen"]
+    columns = [
+        "variant",
+        "candidate",
+        "values",
+        "seeds",
+        "final_return_iqm",
+        "solve_rate",
+        "median_episodes_to_solve",
+        "chosen",
+    ]
     summary = pd.DataFrame(columns=columns)
     if tables:
         frames = []
         for table in tables:
             keys = [c for c in table.columns if c not in columns]
-            table = table.assign(values=[candidate_label({k: _plain(r[k]) for k in keys})
-                                         for _, r in table.iterrows()])
+            table = table.assign(
+                values=[
+                    candidate_label({k: _plain(r[k]) for k in keys}) for _, r in table.iterrows()
+                ]
+            )
             frames.append(table[columns])
         summary = pd.concat(frames, ignore_index=True)
     return chosen, summary

@@ -36,8 +36,9 @@ def gradient_steps(lengths, cfg: TrainConfig) -> np.ndarray:
     return np.cumsum(steps)
 
 
-def cost_table(run: stats.VariantRuns, cfg: TrainConfig, solve_window: int,
-               solved_threshold: float) -> pd.DataFrame:
+def cost_table(
+    run: stats.VariantRuns, cfg: TrainConfig, solve_window: int, solved_threshold: float
+) -> pd.DataFrame:
     """A row per seed: seed, env steps and gradient steps in all and up to the episode at
     which it solved (empty when it never did)."""
     rows = []
@@ -47,13 +48,15 @@ def cost_table(run: stats.VariantRuns, cfg: TrainConfig, solve_window: int,
         env_steps = np.cumsum(lengths)
         grads = gradient_steps(lengths, cfg)
         solved_at = stats.episodes_to_solve(returns, solve_window, solved_threshold)
-        rows.append({
-            "seed": int(seed),
-            "env_steps": int(env_steps[-1]),
-            "env_steps_to_solve": None if solved_at is None else int(env_steps[solved_at - 1]),
-            "gradient_steps": int(grads[-1]),
-            "gradient_steps_to_solve": None if solved_at is None else int(grads[solved_at - 1]),
-        })
+        rows.append(
+            {
+                "seed": int(seed),
+                "env_steps": int(env_steps[-1]),
+                "env_steps_to_solve": None if solved_at is None else int(env_steps[solved_at - 1]),
+                "gradient_steps": int(grads[-1]),
+                "gradient_steps_to_solve": None if solved_at is None else int(grads[solved_at - 1]),
+            }
+        )
     return pd.DataFrame(rows, columns=["seed", *COST_COLUMNS])
 
 

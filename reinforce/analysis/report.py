@@ -12,9 +12,9 @@ import dataclasses
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -24,16 +24,37 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from reinforce.analysis import stats  # noqa: E402
-from reinforce.analysis import claims_text, tuning_checks  # noqa: E402
+from reinforce.analysis import (  # noqa: E402
+    claims_text,
+    stats,  # noqa: E402
+    tuning_checks,
+)
 from reinforce.io.config import Config, changed_keys, tuning_results_path  # noqa: E402
 from reinforce.io.outputs import atomic_directory, write_atomic  # noqa: E402
 
-FIGURES = ("learning_curves", "final_performance", "p_improve", "episodes_to_solve",
-           "time_to_solve", "seed_grid", "performance_profile", "sensitivity")
+FIGURES = (
+    "learning_curves",
+    "final_performance",
+    "p_improve",
+    "episodes_to_solve",
+    "time_to_solve",
+    "seed_grid",
+    "performance_profile",
+    "sensitivity",
+)
 # Vega-Lite's default "tableau10", so `dvc plots show` uses the same colors as the figures
-PALETTE = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2",
-           "#ff9da6", "#9d755d", "#bab0ac")
+PALETTE = (
+    "#4c78a8",
+    "#f58518",
+    "#e45756",
+    "#72b7b2",
+    "#54a24b",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+)
 RC = {
     "svg.hashsalt": "reinforce-report",
     "svg.fonttype": "path",
@@ -61,8 +82,7 @@ def variant_colors(variants: Sequence[str]) -> dict[str, str]:
 def figure_bytes(fig) -> dict[str, bytes]:
     """PNG and SVG of fig, rendered in memory (no dates, no software version)."""
     out = {}
-    for fmt, metadata in (("png", {"Software": None}),
-                          ("svg", {"Date": None, "Creator": None})):
+    for fmt, metadata in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, metadata=metadata, bbox_inches="tight")
         out[fmt] = buffer.getvalue()
@@ -77,10 +97,10 @@ def figure_bytes(fig) -> dict[str, bytes]:
 @dataclass
 class ReportData:
     config: Config
-    metrics: dict                       # reports/statistics.json "variants"
-    seeds: pd.DataFrame                 # reports/tables/seeds.csv
+    metrics: dict  # reports/statistics.json "variants"
+    seeds: pd.DataFrame  # reports/tables/seeds.csv
     runs: dict[str, stats.VariantRuns]  # runs/<variant>, in params.yaml order
-    tests: dict | None = None           # reports/statistics.json "tests"
+    tests: dict | None = None  # reports/statistics.json "tests"
     # tuning/selected/<variant>.json: the values each variant was trained with
     chosen: dict[str, dict] = dataclasses.field(default_factory=dict)
     # tuning/search/<variant>/results.csv, for the tuned variants
@@ -132,8 +152,10 @@ def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
     metrics = statistics.get("variants", {})
     missing = [v for v in runs if v not in metrics]
     if missing:
-        raise stats.DataError(f"{stats.STATISTICS_PATH} has no entry for {missing}; run "
-                              "the aggregate stage first (dvc repro)")
+        raise stats.DataError(
+            f"{stats.STATISTICS_PATH} has no entry for {missing}; run "
+            "the aggregate stage first (dvc repro)"
+        )
     chosen = {name: config.selected_values(root, name) for name in runs}
     tuning = {}
     for name in runs:
@@ -142,9 +164,16 @@ def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
             if not path.exists():
                 raise stats.DataError(f"{path}: not found; run `dvc repro` to make it")
             tuning[name] = pd.read_csv(path)
-    return ReportData(config=config, metrics=metrics, seeds=seeds, runs=runs, chosen=chosen,
-                      tuning=tuning, tests=statistics.get("tests", {}),
-                      statistics=statistics)
+    return ReportData(
+        config=config,
+        metrics=metrics,
+        seeds=seeds,
+        runs=runs,
+        chosen=chosen,
+        tuning=tuning,
+        tests=statistics.get("tests", {}),
+        statistics=statistics,
+    )
 
 
 def smoothed_curves(data: ReportData) -> dict[str, dict]:
@@ -155,8 +184,12 @@ def smoothed_curves(data: ReportData) -> dict[str, dict]:
         seeds, curves = run.curve_matrix()
         smooth = stats.trailing_mean(curves, window)
         band = stats.iqm_band(smooth, data.settings, name)
-        out[name] = {"seeds": seeds, "smooth": smooth, "band": band,
-                     "iqm_full": stats.iqm(smooth.T)}
+        out[name] = {
+            "seeds": seeds,
+            "smooth": smooth,
+            "band": band,
+            "iqm_full": stats.iqm(smooth.T),
+        }
     return out
 
 
@@ -167,8 +200,9 @@ def smoothed_curves(data: ReportData) -> dict[str, dict]:
 def _grid(n_panels: int, width: float, height: float, **kwargs):
     ncols = n_panels if n_panels <= 3 else (2 if n_panels == 4 else 3)
     nrows = math.ceil(n_panels / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
-                             squeeze=False, **kwargs)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kwargs
+    )
     flat = list(axes.flat)
     for ax in flat[n_panels:]:
         ax.set_visible(False)
@@ -181,30 +215,48 @@ def plot_learning_curves(data: ReportData, curves: dict[str, dict]):
     fig, axes = _grid(len(data.variants) + 1, 5.0, 3.4, sharex=True, sharey=True)
     overlay, panels = axes[0], axes[1:]
     for ax in axes:
-        ax.axhline(env.solved_threshold, color="0.4", linestyle="--", linewidth=0.9,
-                   zorder=1)
+        ax.axhline(env.solved_threshold, color="0.4", linestyle="--", linewidth=0.9, zorder=1)
     for name, ax in zip(data.variants, panels):
         c = curves[name]
         episodes = np.arange(1, c["smooth"].shape[1] + 1)
         for row in c["smooth"]:
             ax.plot(episodes, row, color=colors[name], linewidth=0.6, alpha=0.35)
-        ax.plot(episodes, c["iqm_full"], color=colors[name], linewidth=2.2,
-                label="IQM across seeds")
+        ax.plot(
+            episodes, c["iqm_full"], color=colors[name], linewidth=2.2, label="IQM across seeds"
+        )
         k = len(c["seeds"])
-        ax.set_title(f"{name}: {k} seeds (thin) and their IQM (bold)" if k > 1
-                     else f"{name}: 1 seed")
+        ax.set_title(
+            f"{name}: {k} seeds (thin) and their IQM (bold)" if k > 1 else f"{name}: 1 seed"
+        )
     for name in data.variants:
         band = curves[name]["band"]
         episodes = np.arange(1, curves[name]["smooth"].shape[1] + 1)
         if band["ci_low"] is not None:
-            overlay.fill_between(band["episode"], band["ci_low"], band["ci_high"],
-                                 color=colors[name], alpha=0.2, linewidth=0)
-        overlay.plot(episodes, curves[name]["iqm_full"], color=colors[name], linewidth=2,
-                     label=data.label(name))
+            overlay.fill_between(
+                band["episode"],
+                band["ci_low"],
+                band["ci_high"],
+                color=colors[name],
+                alpha=0.2,
+                linewidth=0,
+            )
+        overlay.plot(
+            episodes,
+            curves[name]["iqm_full"],
+            color=colors[name],
+            linewidth=2,
+            label=data.label(name),
+        )
     ci = f"{data.config.report.ci:.0%}"
     overlay.set_title(f"All variants: IQM across seeds, {ci} bootstrap CI band")
-    overlay.plot([], [], color="0.4", linestyle="--", linewidth=0.9,
-                 label=f"solved threshold ({env.solved_threshold:g})")
+    overlay.plot(
+        [],
+        [],
+        color="0.4",
+        linestyle="--",
+        linewidth=0.9,
+        label=f"solved threshold ({env.solved_threshold:g})",
+    )
     overlay.legend(loc="best", fontsize=8)
     for ax in axes:
         ax.set_xlabel("Training episode")
@@ -218,21 +270,32 @@ def plot_learning_curves(data: ReportData, curves: dict[str, dict]):
     return fig
 
 
-def _interval_rows(ax, data: ReportData, rows: list[tuple[str, float, float | None,
-                                                               float | None]],
-                   digits: int = 1):
+def _interval_rows(
+    ax, data: ReportData, rows: list[tuple[str, float, float | None, float | None]], digits: int = 1
+):
     """Horizontal CI bars with the point estimate; variants top to bottom."""
     colors = data.colors
     for y, (name, value, low, high) in enumerate(rows):
         y = len(rows) - 1 - y
         if low is not None and high is not None:
-            ax.barh(y, high - low, left=low, height=0.55, color=colors[name], alpha=0.55,
-                    linewidth=0)
+            ax.barh(
+                y, high - low, left=low, height=0.55, color=colors[name], alpha=0.55, linewidth=0
+            )
         ax.plot([value, value], [y - 0.3, y + 0.3], color="black", linewidth=2)
-        text = (f"{value:.{digits}f} (1 seed: no CI)" if low is None or high is None
-                else f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]")
-        ax.annotate(text, (0.5, y + 0.3), xycoords=("axes fraction", "data"),
-                    ha="center", va="bottom", fontsize=7, color="0.2")
+        text = (
+            f"{value:.{digits}f} (1 seed: no CI)"
+            if low is None or high is None
+            else f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+        )
+        ax.annotate(
+            text,
+            (0.5, y + 0.3),
+            xycoords=("axes fraction", "data"),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="0.2",
+        )
     ax.set_yticks(range(len(rows)), [data.label(r[0]) for r in reversed(rows)])
     for tick, (name, *_rest) in zip(ax.get_yticklabels(), reversed(rows)):
         tick.set_color(colors[name])
@@ -241,31 +304,43 @@ def _interval_rows(ax, data: ReportData, rows: list[tuple[str, float, float | No
 
 
 def plot_final_performance(data: ReportData):
-    fig, axes = plt.subplots(1, 3, figsize=(12, 0.55 * len(data.variants) + 1.8),
-                             sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 0.55 * len(data.variants) + 1.8), sharey=True)
     titles = {"iqm": "IQM (25% trimmed mean)", "mean": "Mean", "median": "Median"}
-    values = [data.metrics[v]["final_return"][e] for v in data.variants
-              for e in stats.ESTIMATORS]
-    lows = [data.metrics[v]["final_return"].get(f"{e}_ci_low") for v in data.variants
-            for e in stats.ESTIMATORS]
-    highs = [data.metrics[v]["final_return"].get(f"{e}_ci_high") for v in data.variants
-             for e in stats.ESTIMATORS]
+    values = [data.metrics[v]["final_return"][e] for v in data.variants for e in stats.ESTIMATORS]
+    lows = [
+        data.metrics[v]["final_return"].get(f"{e}_ci_low")
+        for v in data.variants
+        for e in stats.ESTIMATORS
+    ]
+    highs = [
+        data.metrics[v]["final_return"].get(f"{e}_ci_high")
+        for v in data.variants
+        for e in stats.ESTIMATORS
+    ]
     finite = [x for x in values + lows + highs if x is not None]
     span = max(finite) - min(finite) or max(abs(max(finite)), 1.0)
     xlim = (min(finite) - 0.08 * span, max(finite) + 0.08 * span)
     for ax, est in zip(axes, stats.ESTIMATORS):
-        rows = [(v, data.metrics[v]["final_return"][est],
-                 data.metrics[v]["final_return"].get(f"{est}_ci_low"),
-                 data.metrics[v]["final_return"].get(f"{est}_ci_high"))
-                for v in data.variants]
+        rows = [
+            (
+                v,
+                data.metrics[v]["final_return"][est],
+                data.metrics[v]["final_return"].get(f"{est}_ci_low"),
+                data.metrics[v]["final_return"].get(f"{est}_ci_high"),
+            )
+            for v in data.variants
+        ]
         _interval_rows(ax, data, rows)
         ax.set_title(titles[est])
         ax.set_xlim(*xlim)
         ax.set_xlabel("Final return")
     ci = f"{data.config.report.ci:.0%}"
-    fig.suptitle(f"Final performance on {data.config.env.id} ({data.eval_phrase()}), "
-                 f"{data.seeds_phrase()}\nblack: estimate over seeds; bar: {ci} percentile "
-                 "bootstrap CI over seeds", fontsize=11)
+    fig.suptitle(
+        f"Final performance on {data.config.env.id} ({data.eval_phrase()}), "
+        f"{data.seeds_phrase()}\nblack: estimate over seeds; bar: {ci} percentile "
+        "bootstrap CI over seeds",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
@@ -275,22 +350,36 @@ def plot_p_improve(data: ReportData):
     others = [v for v in data.variants if v != reference]
     fig, ax = plt.subplots(figsize=(7, 0.55 * max(len(others), 1) + 1.9))
     if others:
-        rows = [(v, data.metrics[v]["p_improve"]["value"],
-                 data.metrics[v]["p_improve"]["ci_low"],
-                 data.metrics[v]["p_improve"]["ci_high"]) for v in others]
+        rows = [
+            (
+                v,
+                data.metrics[v]["p_improve"]["value"],
+                data.metrics[v]["p_improve"]["ci_low"],
+                data.metrics[v]["p_improve"]["ci_high"],
+            )
+            for v in others
+        ]
         _interval_rows(ax, data, rows, digits=2)
     else:
-        ax.text(0.5, 0.5, f"only one variant ({reference}): nothing to compare",
-                ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            f"only one variant ({reference}): nothing to compare",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_yticks([])
     ax.axvline(0.5, color="0.4", linestyle="--", linewidth=0.9)
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel(f"P(a seed of the variant beats a seed of {reference}), "
-                  "ties count half")
+    ax.set_xlabel(f"P(a seed of the variant beats a seed of {reference}), ties count half")
     ci = f"{data.config.report.ci:.0%}"
-    ax.set_title(f"Probability of improvement over {reference} in final return, "
-                 f"{data.seeds_phrase()}\n0.5 (dashed) = no difference; bar: {ci} "
-                 "bootstrap CI", fontsize=10)
+    ax.set_title(
+        f"Probability of improvement over {reference} in final return, "
+        f"{data.seeds_phrase()}\n0.5 (dashed) = no difference; bar: {ci} "
+        "bootstrap CI",
+        fontsize=10,
+    )
     fig.tight_layout()
     return fig
 
@@ -305,36 +394,63 @@ def plot_episodes_to_solve(data: ReportData):
     for x, name in enumerate(data.variants):
         rows = table[table["variant"] == name].sort_values("seed")
         n = len(rows)
-        offsets = (np.linspace(-0.25, 0.25, n) if n > 1 else np.zeros(1))
+        offsets = np.linspace(-0.25, 0.25, n) if n > 1 else np.zeros(1)
         solved = rows["solved"].astype(bool).to_numpy()
         ys = rows["episodes_to_solve"].to_numpy(dtype=float)
-        ax.scatter(x + offsets[solved], ys[solved], s=22, color=colors[name], zorder=3,
-                   label="solved seed" if x == 0 else None)
-        ax.scatter(x + offsets[~solved], np.full((~solved).sum(), unsolved_y), s=30,
-                   marker="x", color=colors[name], zorder=3,
-                   label="not solved" if x == 0 else None)
+        ax.scatter(
+            x + offsets[solved],
+            ys[solved],
+            s=22,
+            color=colors[name],
+            zorder=3,
+            label="solved seed" if x == 0 else None,
+        )
+        ax.scatter(
+            x + offsets[~solved],
+            np.full((~solved).sum(), unsolved_y),
+            s=30,
+            marker="x",
+            color=colors[name],
+            zorder=3,
+            label="not solved" if x == 0 else None,
+        )
         med = data.metrics[name]["episodes_to_solve"]["median"]
         if med is not None:
-            ax.plot([x - 0.33, x + 0.33], [med, med], color="black", linewidth=2, zorder=4,
-                    label="median" if x == 0 else None)
-        ax.annotate(f"{int(solved.sum())}/{n} solved\nmedian "
-                    f"{'not reached' if med is None else f'{med:g}'}", (x, 0),
-                    xycoords=("data", "axes fraction"), xytext=(0, -34),
-                    textcoords="offset points", ha="center", va="top", fontsize=8)
+            ax.plot(
+                [x - 0.33, x + 0.33],
+                [med, med],
+                color="black",
+                linewidth=2,
+                zorder=4,
+                label="median" if x == 0 else None,
+            )
+        ax.annotate(
+            f"{int(solved.sum())}/{n} solved\nmedian "
+            f"{'not reached' if med is None else f'{med:g}'}",
+            (x, 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, -34),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=8,
+        )
     ax.axhline(horizon, color="0.4", linewidth=0.8, linestyle=":")
     ax.set_ylim(0, horizon * 1.2)
     ticks = [t for t in ax.get_yticks() if 0 <= t <= horizon]
     ax.set_yticks(ticks + [unsolved_y], [f"{t:g}" for t in ticks] + ["not\nsolved"])
-    ax.set_xticks(range(len(data.variants)),
-                  [f"{v}\n(n={data.n_seeds(v)})" for v in data.variants])
+    ax.set_xticks(range(len(data.variants)), [f"{v}\n(n={data.n_seeds(v)})" for v in data.variants])
     for tick, name in zip(ax.get_xticklabels(), data.variants):
         tick.set_color(colors[name])
     ax.set_xlim(-0.6, len(data.variants) - 0.4)
     ax.grid(axis="x", visible=False)
     ax.set_ylabel("Episodes to solve")
-    ax.set_title(f"Episodes until the {env.solve_window}-episode mean training return "
-                 f"first reaches {env.solved_threshold:g}\n{data.seeds_phrase()}; a mark "
-                 f"per seed; median with unsolved seeds counted as never", fontsize=10)
+    ax.set_title(
+        f"Episodes until the {env.solve_window}-episode mean training return "
+        f"first reaches {env.solved_threshold:g}\n{data.seeds_phrase()}; a mark "
+        f"per seed; median with unsolved seeds counted as never",
+        fontsize=10,
+    )
     ax.legend(loc="upper left", fontsize=8, bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
@@ -344,8 +460,10 @@ def plot_time_to_solve(data: ReportData):
     """Kaplan-Meier fraction of seeds solved against episodes and env steps, with bands;
     a cross where a seed that never solved was censored (its budget)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    units = (("episodes", "episodes", "Training episodes"),
-             ("env_steps", "env_steps", "Environment steps"))
+    units = (
+        ("episodes", "episodes", "Training episodes"),
+        ("env_steps", "env_steps", "Environment steps"),
+    )
     for ax, (unit, budget, xlabel) in zip(axes, units):
         for name in data.variants:
             km = data.metrics[name].get("time_to_solve", {}).get(unit)
@@ -353,25 +471,53 @@ def plot_time_to_solve(data: ReportData):
                 continue
             color = data.colors[name]
             if km["ci_low"] is not None:
-                ax.fill_between(km["time"], km["ci_low"], km["ci_high"], step="post",
-                                color=color, alpha=0.15, linewidth=0)
-            ax.step(km["time"], km["solved"], where="post", color=color, linewidth=2,
-                    label=data.label(name))
+                ax.fill_between(
+                    km["time"],
+                    km["ci_low"],
+                    km["ci_high"],
+                    step="post",
+                    color=color,
+                    alpha=0.15,
+                    linewidth=0,
+                )
+            ax.step(
+                km["time"],
+                km["solved"],
+                where="post",
+                color=color,
+                linewidth=2,
+                label=data.label(name),
+            )
             rows = data.seeds[(data.seeds["variant"] == name) & ~data.seeds["solved"].astype(bool)]
             if len(rows):
                 last = km["solved"][-1]
-                ax.plot(rows[budget].to_numpy(dtype=float), np.full(len(rows), last),
-                        marker="x", color=color, linestyle="none", markersize=7)
+                ax.plot(
+                    rows[budget].to_numpy(dtype=float),
+                    np.full(len(rows), last),
+                    marker="x",
+                    color=color,
+                    linestyle="none",
+                    markersize=7,
+                )
         ax.set_xlabel(xlabel)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlim(left=0)
     axes[0].set_ylabel("Fraction of seeds solved (Kaplan-Meier)")
-    axes[1].plot([], [], marker="x", color="0.3", linestyle="none",
-                 label="never solved (censored at its budget)")
+    axes[1].plot(
+        [],
+        [],
+        marker="x",
+        color="0.3",
+        linestyle="none",
+        label="never solved (censored at its budget)",
+    )
     axes[1].legend(loc="lower right", fontsize=8)
     ci = f"{data.config.report.ci:.0%}"
-    fig.suptitle(f"Time to solve on {data.config.env.id}, {data.seeds_phrase()}: Kaplan-Meier "
-                 f"estimate with its {ci} band", fontsize=11)
+    fig.suptitle(
+        f"Time to solve on {data.config.env.id}, {data.seeds_phrase()}: Kaplan-Meier "
+        f"estimate with its {ci} band",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
@@ -387,18 +533,17 @@ def plot_seed_grid(data: ReportData):
     if vmin == vmax:
         vmax = vmin + 1.0
     cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
-    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax,
-                      aspect="auto")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     digits = 0 if np.abs(finite).max() >= 100 else 1
     for i in range(n_seeds):
         for j in range(n_var):
             v = values[i, j]
             text = f"{v:.{digits}f}" if np.isfinite(v) else "–"
             dark = np.isfinite(v) and (v - vmin) / (vmax - vmin) < 0.6
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if dark else "black")
-    ax.set_xticks(range(n_var), [data.label(v) for v in data.variants], rotation=20,
-                  ha="right")
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black"
+            )
+    ax.set_xticks(range(n_var), [data.label(v) for v in data.variants], rotation=20, ha="right")
     for tick, name in zip(ax.get_xticklabels(), data.variants):
         tick.set_color(data.colors[name])
     ax.set_yticks(range(n_seeds), [str(s) for s in table.index])
@@ -413,29 +558,39 @@ def plot_seed_grid(data: ReportData):
 
 
 def plot_performance_profile(data: ReportData):
-    scores = {v: data.seeds.loc[data.seeds["variant"] == v, "final_return"].to_numpy()
-              for v in data.variants}
+    scores = {
+        v: data.seeds.loc[data.seeds["variant"] == v, "final_return"].to_numpy()
+        for v in data.variants
+    }
     every = np.concatenate(list(scores.values()))
     low, high = min(0.0, float(every.min())), float(every.max())
     pad = 0.03 * (high - low or 1.0)
     thresholds = np.linspace(low - pad, high + pad, 301)
     fig, ax = plt.subplots(figsize=(7, 4.3))
     for name in data.variants:
-        frac, lo, hi = stats.performance_profile(scores[name], thresholds, data.settings,
-                                                 name)
+        frac, lo, hi = stats.performance_profile(scores[name], thresholds, data.settings, name)
         if lo is not None:
-            ax.fill_between(thresholds, lo, hi, color=data.colors[name], alpha=0.13,
-                            linewidth=0, step="post")
-        ax.step(thresholds, frac, where="post", color=data.colors[name], linewidth=2,
-                label=data.label(name))
+            ax.fill_between(
+                thresholds, lo, hi, color=data.colors[name], alpha=0.13, linewidth=0, step="post"
+            )
+        ax.step(
+            thresholds,
+            frac,
+            where="post",
+            color=data.colors[name],
+            linewidth=2,
+            label=data.label(name),
+        )
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(thresholds[0], thresholds[-1])
     ax.set_xlabel(r"Threshold $\tau$ on final return")
     ax.set_ylabel(r"Fraction of seeds with final return $\geq \tau$")
     ci = f"{data.config.report.ci:.0%}"
-    ax.set_title(f"Performance profile on {data.config.env.id}, {data.seeds_phrase()}\n"
-                 f"higher and further right is better; band: {ci} bootstrap CI",
-                 fontsize=10)
+    ax.set_title(
+        f"Performance profile on {data.config.env.id}, {data.seeds_phrase()}\n"
+        f"higher and further right is better; band: {ci} bootstrap CI",
+        fontsize=10,
+    )
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
@@ -444,8 +599,9 @@ def plot_performance_profile(data: ReportData):
 def _log_scale(key: str, values) -> bool:
     """Learning rates (and any positive key spanning a factor of 10) on a log axis."""
     values = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    return bool(values) and min(values) > 0 and (key.endswith("lr")
-                                                  or max(values) / min(values) >= 10)
+    return (
+        bool(values) and min(values) > 0 and (key.endswith("lr") or max(values) / min(values) >= 10)
+    )
 
 
 def sensitivity_lines(data: ReportData) -> dict[str, list[dict]]:
@@ -465,10 +621,18 @@ def sensitivity_lines(data: ReportData) -> dict[str, list[dict]]:
                 finals = rows.loc[rows[key] == value, "final_return"].to_numpy(dtype=float)
                 if not len(finals):
                     continue
-                low, high = stats.bootstrap_ci((finals,), stats.iqm, data.settings, name,
-                                               "tune", key, repr(value))
-                points.append({"value": value, "iqm": float(stats.iqm(finals)), "low": low,
-                               "high": high, "chosen": value == chosen.get(key)})
+                low, high = stats.bootstrap_ci(
+                    (finals,), stats.iqm, data.settings, name, "tune", key, repr(value)
+                )
+                points.append(
+                    {
+                        "value": value,
+                        "iqm": float(stats.iqm(finals)),
+                        "low": low,
+                        "high": high,
+                        "chosen": value == chosen.get(key),
+                    }
+                )
             lines.setdefault(key, []).append({"variant": name, "points": points})
     return lines
 
@@ -477,8 +641,14 @@ def plot_sensitivity(data: ReportData):
     lines = sensitivity_lines(data)
     if not lines:
         fig, ax = plt.subplots(figsize=(6, 2.2))
-        ax.text(0.5, 0.5, "No variant has a search space (tune.search in params.yaml).",
-                ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "No variant has a search space (tune.search in params.yaml).",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
         return fig
     fig, axes = _grid(len(lines), 5.2, 3.8, sharey=True)
@@ -489,36 +659,65 @@ def plot_sensitivity(data: ReportData):
             color = data.colors[line["variant"]]
             xs = [p["value"] for p in line["points"]]
             values += xs
-            ax.plot(xs, [p["iqm"] for p in line["points"]], color=color, marker="o",
-                    linewidth=1.8, label=line["variant"])
+            ax.plot(
+                xs,
+                [p["iqm"] for p in line["points"]],
+                color=color,
+                marker="o",
+                linewidth=1.8,
+                label=line["variant"],
+            )
             for p in line["points"]:
                 if p["low"] is not None:
-                    ax.plot([p["value"]] * 2, [p["low"], p["high"]], color=color,
-                            linewidth=5, alpha=0.3, solid_capstyle="butt")
+                    ax.plot(
+                        [p["value"]] * 2,
+                        [p["low"], p["high"]],
+                        color=color,
+                        linewidth=5,
+                        alpha=0.3,
+                        solid_capstyle="butt",
+                    )
                 if p["chosen"]:
-                    ax.plot([p["value"]], [p["iqm"]], marker="*", markersize=15,
-                            color=color, markeredgecolor="black", linestyle="none")
+                    ax.plot(
+                        [p["value"]],
+                        [p["iqm"]],
+                        marker="*",
+                        markersize=15,
+                        color=color,
+                        markeredgecolor="black",
+                        linestyle="none",
+                    )
         if _log_scale(key, values):
             ax.set_xscale("log")
-        ax.set_xticks(sorted(set(values)), [f"{v:g}" if isinstance(v, float) else str(v)
-                                            for v in sorted(set(values))])
+        ax.set_xticks(
+            sorted(set(values)),
+            [f"{v:g}" if isinstance(v, float) else str(v) for v in sorted(set(values))],
+        )
         ax.minorticks_off()
         ax.set_xlabel(f"{key} (candidate values)")
         ax.set_ylabel("Final return, IQM over tuning seeds")
-        ax.axhline(data.config.env.solved_threshold, color="0.4", linestyle="--",
-                   linewidth=0.9)
-        ax.plot([], [], marker="*", markersize=12, color="0.5", markeredgecolor="black",
-                linestyle="none", label="chosen")
+        ax.axhline(data.config.env.solved_threshold, color="0.4", linestyle="--", linewidth=0.9)
+        ax.plot(
+            [],
+            [],
+            marker="*",
+            markersize=12,
+            color="0.5",
+            markeredgecolor="black",
+            linestyle="none",
+            label="chosen",
+        )
         ax.legend(loc="best", fontsize=8)
     ci = f"{data.config.report.ci:.0%}"
-    fig.suptitle(f"Hyperparameter sensitivity on the tuning seeds ({seeds}); bar: {ci} "
-                 "bootstrap CI", fontsize=11)
+    fig.suptitle(
+        f"Hyperparameter sensitivity on the tuning seeds ({seeds}); bar: {ci} bootstrap CI",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig
 
 
-def render_figures(data: ReportData, curves: dict[str, dict] | None = None
-                   ) -> dict[str, bytes]:
+def render_figures(data: ReportData, curves: dict[str, dict] | None = None) -> dict[str, bytes]:
     """{'learning_curves.png': b'...', ...}: every figure as PNG and SVG."""
     curves = curves if curves is not None else smoothed_curves(data)
     makers = {
@@ -561,8 +760,10 @@ def final_return_csv(data: ReportData) -> str:
     lines = ["variant,order,iqm,ci_low,ci_high"]
     for order, name in enumerate(data.variants):
         m = data.metrics[name]["final_return"]
-        lines.append(f"{name},{order:03d},{_cell(m['iqm'])},{_cell(m['iqm_ci_low'])},"
-                     f"{_cell(m['iqm_ci_high'])}")
+        lines.append(
+            f"{name},{order:03d},{_cell(m['iqm'])},{_cell(m['iqm_ci_low'])},"
+            f"{_cell(m['iqm_ci_high'])}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -587,39 +788,39 @@ def _with_ci(value, low, high, digits: int = 1) -> str:
 
 FIGURE_CAPTIONS = {
     "learning_curves": "Training return, smoothed with a trailing mean. First panel: the "
-                       "IQM across seeds of every variant with its bootstrap CI band. Other "
-                       "panels: each seed as a thin line and the IQM in bold. The dashed "
-                       "line is the solved threshold.",
+    "IQM across seeds of every variant with its bootstrap CI band. Other "
+    "panels: each seed as a thin line and the IQM in bold. The dashed "
+    "line is the solved threshold.",
     "final_performance": "Final return (evaluation after training) as IQM, mean and "
-                         "median over seeds. The black tick is the estimate, the bar its "
-                         "percentile bootstrap CI over seeds. Bars that do not overlap "
-                         "show a difference the seeds support.",
+    "median over seeds. The black tick is the estimate, the bar its "
+    "percentile bootstrap CI over seeds. Bars that do not overlap "
+    "show a difference the seeds support.",
     "p_improve": "Probability that a randomly picked seed of a variant ends with a higher "
-                 "final return than a randomly picked seed of the reference; 0.5 means "
-                 "no difference. A CI that excludes 0.5 is a difference the seeds support.",
+    "final return than a randomly picked seed of the reference; 0.5 means "
+    "no difference. A CI that excludes 0.5 is a difference the seeds support.",
     "episodes_to_solve": "For each seed, the first training episode at which the moving "
-                         "average return reaches the solved threshold. Seeds that never "
-                         "get there are drawn as crosses in the 'not solved' row, and "
-                         "count as 'never' in the median.",
+    "average return reaches the solved threshold. Seeds that never "
+    "get there are drawn as crosses in the 'not solved' row, and "
+    "count as 'never' in the median.",
     "time_to_solve": "The fraction of seeds solved by each training episode (left) and each "
-                     "environment step (right): the Kaplan-Meier estimate, in which a seed "
-                     "that never solved counts until its own budget and no further "
-                     "(censored, a cross), with its pointwise band (Greenwood, log-log). "
-                     "A curve that rises earlier solves sooner; the log-rank tests of the "
-                     "Claims compare these curves. In env steps a seed that collapsed is "
-                     "censored early (its short episodes used few steps), so a variant "
-                     "with collapsed seeds can look as if all its seeds solved: read the "
-                     "episode panel for reliability.",
+    "environment step (right): the Kaplan-Meier estimate, in which a seed "
+    "that never solved counts until its own budget and no further "
+    "(censored, a cross), with its pointwise band (Greenwood, log-log). "
+    "A curve that rises earlier solves sooner; the log-rank tests of the "
+    "Claims compare these curves. In env steps a seed that collapsed is "
+    "censored early (its short episodes used few steps), so a variant "
+    "with collapsed seeds can look as if all its seeds solved: read the "
+    "episode panel for reliability.",
     "seed_grid": "Final return of every seed of every variant. A seed that collapsed or "
-                 "never learned stands out as a dark cell.",
+    "never learned stands out as a dark cell.",
     "performance_profile": "For each threshold, the fraction of seeds whose final return "
-                           "reaches it, with a bootstrap CI band. A curve above another "
-                           "everywhere is better at every level of ambition.",
+    "reaches it, with a bootstrap CI band. A curve above another "
+    "everywhere is better at every level of ambition.",
     "sensitivity": "Final return against each searched value, on the tuning seeds only "
-                   "(never the reporting seeds): the IQM over the tuning seeds with its "
-                   "bootstrap CI, one line per tuned variant, the chosen value starred. A "
-                   "flat line means the choice matters little; a peak at the edge of the "
-                   "grid means the search space should be widened.",
+    "(never the reporting seeds): the IQM over the tuning seeds with its "
+    "bootstrap CI, one line per tuned variant, the chosen value starred. A "
+    "flat line means the choice matters little; a peak at the edge of the "
+    "grid means the search space should be widened.",
 }
 
 
@@ -648,27 +849,35 @@ def report_markdown(data: ReportData) -> str:
     for name in data.variants:
         trained = cfg.trained_variant(name, data.chosen[name])
         changes = changed_keys(trained, cfg.train)
-        text = ", ".join(f"`{k}: {_yaml_value(v)}`"
-                         + (" (chosen on the tuning seeds)" if k in data.chosen[name] else "")
-                         for k, v in changes.items())
-        lines.append(f"| {name} | {text or 'none (the defaults)'} | "
-                     f"{', '.join(str(s) for s in data.runs[name].seeds)} |")
+        text = ", ".join(
+            f"`{k}: {_yaml_value(v)}`"
+            + (" (chosen on the tuning seeds)" if k in data.chosen[name] else "")
+            for k, v in changes.items()
+        )
+        lines.append(
+            f"| {name} | {text or 'none (the defaults)'} | "
+            f"{', '.join(str(s) for s in data.runs[name].seeds)} |"
+        )
     defaults = ", ".join(f"`{k}: {_yaml_value(v)}`" for k, v in vars(cfg.train).items())
     lines += ["", f"`train` defaults: {defaults}.", ""]
     lines += tuning_markdown(data)
-    lines += ["## Results", "",
-              f"Final return: IQM, mean and median over seeds with {ci} CI. "
-              f"P(improve): probability that a seed of the variant beats a seed of "
-              f"`{ref}`. AUC: mean training return over all episodes (IQM over seeds).",
-              "",
-              "| variant | final IQM | final mean | final median | P(improve) vs "
-              f"{ref} | solve rate | median episodes to solve | AUC IQM |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Results",
+        "",
+        f"Final return: IQM, mean and median over seeds with {ci} CI. "
+        f"P(improve): probability that a seed of the variant beats a seed of "
+        f"`{ref}`. AUC: mean training return over all episodes (IQM over seeds).",
+        "",
+        "| variant | final IQM | final mean | final median | P(improve) vs "
+        f"{ref} | solve rate | median episodes to solve | AUC IQM |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name in data.variants:
         m = data.metrics[name]
         f = m["final_return"]
-        cells = [_with_ci(f[e], f.get(f"{e}_ci_low"), f.get(f"{e}_ci_high"))
-                 for e in stats.ESTIMATORS]
+        cells = [
+            _with_ci(f[e], f.get(f"{e}_ci_low"), f.get(f"{e}_ci_high")) for e in stats.ESTIMATORS
+        ]
         if "p_improve" in m:
             p = m["p_improve"]
             cells.append(_with_ci(p["value"], p["ci_low"], p["ci_high"], 2))
@@ -681,9 +890,13 @@ def report_markdown(data: ReportData) -> str:
         a = m["auc"]
         cells.append(_with_ci(a["iqm"], a["iqm_ci_low"], a["iqm_ci_high"]))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Per seed: `reports/tables/seeds.csv`; the headline numbers: "
-              "`metrics.json`; every statistic: `reports/statistics.json` and "
-              "`reports/tables/summary.csv`.", ""]
+    lines += [
+        "",
+        "Per seed: `reports/tables/seeds.csv`; the headline numbers: "
+        "`metrics.json`; every statistic: `reports/statistics.json` and "
+        "`reports/tables/summary.csv`.",
+        "",
+    ]
     lines += claims_text.cost_markdown(data.statistics, cfg.report.ci, data.variants)
     lines += comparison_lines(data)
     lines += ["## Figures", ""]
@@ -691,14 +904,25 @@ def report_markdown(data: ReportData) -> str:
         title = name.replace("_", " ").capitalize()
         if name == "p_improve":
             title = f"Probability of improvement over {ref}"
-        lines += [f"### {title}", "", FIGURE_CAPTIONS[name], "",
-                  f"![{title}](figures/{name}.png)", ""]
+        lines += [
+            f"### {title}",
+            "",
+            FIGURE_CAPTIONS[name],
+            "",
+            f"![{title}](figures/{name}.png)",
+            "",
+        ]
     lines += ["## Seeds", ""]
     for name in data.variants:
         lines.append(f"- {name}: {', '.join(str(s) for s in data.runs[name].seeds)}")
-    lines += ["", "## Environment", "",
-              "The environment fingerprint each variant's training recorded "
-              "(`runs/<variant>/train/environment.json`):", ""]
+    lines += [
+        "",
+        "## Environment",
+        "",
+        "The environment fingerprint each variant's training recorded "
+        "(`runs/<variant>/train/environment.json`):",
+        "",
+    ]
     groups: dict[str, list[str]] = {}
     for name in data.variants:
         text = json.dumps(data.runs[name].environment, indent=2, sort_keys=True)
@@ -714,42 +938,62 @@ def tuning_markdown(data: ReportData) -> list[str]:
     """The tuning section: which seeds, which rule, every candidate and the choice."""
     cfg = data.config
     if not data.tuning:
-        return ["## Tuning", "", "No variant has a search space: every variant is trained "
-                "exactly as params.yaml writes it.", ""]
+        return [
+            "## Tuning",
+            "",
+            "No variant has a search space: every variant is trained "
+            "exactly as params.yaml writes it.",
+            "",
+        ]
     seeds = ", ".join(str(s) for s in cfg.tune.seeds)
-    lines = ["## Tuning", "",
-             f"Tuned variants tried every candidate of their search space (`tune.search`) on "
-             f"the tuning seeds ({seeds}), which are disjoint from the reporting seeds: no "
-             f"number in the Results below comes from a seed anything was chosen on. "
-             f"Selection rule: {stats.SELECTION_RULE}. Untuned variants "
-             f"({', '.join(v for v in data.variants if v not in data.tuning)}) are trained "
-             "exactly as written.", "",
-             "| variant | candidate | final IQM (tuning seeds) | solved | median episodes to "
-             "solve | chosen |", "|---|---|---|---|---|---|"]
+    lines = [
+        "## Tuning",
+        "",
+        f"Tuned variants tried every candidate of their search space (`tune.search`) on "
+        f"the tuning seeds ({seeds}), which are disjoint from the reporting seeds: no "
+        f"number in the Results below comes from a seed anything was chosen on. "
+        f"Selection rule: {stats.SELECTION_RULE}. Untuned variants "
+        f"({', '.join(v for v in data.variants if v not in data.tuning)}) are trained "
+        "exactly as written.",
+        "",
+        "| variant | candidate | final IQM (tuning seeds) | solved | median episodes to "
+        "solve | chosen |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, results in data.tuning.items():
         space = list(cfg.search_space(name))
         for row in stats.summarize_candidates(results, space).to_dict("records"):
             text = ", ".join(f"`{k}: {_yaml_value(row[k])}`" for k in space)
             median = row["median_episodes_to_solve"]
-            lines.append(f"| {name} | {text} | {row['final_return_iqm']:.1f} | "
-                         f"{row['solve_rate']:.0%} | "
-                         f"{'not reached' if _missing(median) else f'{median:g}'} | "
-                         f"{'**chosen**' if row['chosen'] else ''} |")
-    warnings = [w for name, results in data.tuning.items()
-                for w in tuning_checks.grid_warnings(
-                    name, cfg.search_space(name),
-                    stats.summarize_candidates(results, list(cfg.search_space(name))))]
+            lines.append(
+                f"| {name} | {text} | {row['final_return_iqm']:.1f} | "
+                f"{row['solve_rate']:.0%} | "
+                f"{'not reached' if _missing(median) else f'{median:g}'} | "
+                f"{'**chosen**' if row['chosen'] else ''} |"
+            )
+    warnings = [
+        w
+        for name, results in data.tuning.items()
+        for w in tuning_checks.grid_warnings(
+            name,
+            cfg.search_space(name),
+            stats.summarize_candidates(results, list(cfg.search_space(name))),
+        )
+    ]
     if warnings:
         lines += ["", "Warnings about these choices (also printed by `select`):", ""]
         lines += [f"- {w}" for w in warnings]
-    lines += ["", "The search, figure by figure: ![Sensitivity](figures/sensitivity.png) "
-              "(also under Figures).", ""]
+    lines += [
+        "",
+        "The search, figure by figure: ![Sensitivity](figures/sensitivity.png) "
+        "(also under Figures).",
+        "",
+    ]
     return lines
 
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
-
 
 
 def _p(value) -> str:
@@ -784,46 +1028,64 @@ def verdict(data: ReportData, name: str) -> str:
     significant = [t for t in stats.TESTS if c[t]["significant"]]
     tested = [t for t in stats.TESTS if c[t]["p_holm"] is not None]
     adjusted = ", ".join(f"{TEST_NAMES[t]} {_p_phrase(c[t]['p_holm'])}" for t in tested)
-    missing = "; ".join(f"{TEST_NAMES[t]}: no test ({_untestable(data, name, t)})"
-                        for t in stats.TESTS if c[t]["p_holm"] is None)
+    missing = "; ".join(
+        f"{TEST_NAMES[t]}: no test ({_untestable(data, name, t)})"
+        for t in stats.TESTS
+        if c[t]["p_holm"] is None
+    )
     diff = c["mean_difference"]
     direction = "higher" if diff > 0 else "lower"
     ceiling = data.metrics[name].get("claims", {}).get("final_return", {}).get("ceiling")
     if ceiling and ceiling["bound"] and not significant:
         (a, b), (k, m) = ceiling["at_ceiling"], ceiling["seeds"]
-        tests = (f"no test is significant after Holm correction ({adjusted})" if tested
-                 else "no test is possible")
-        return (f"**final return cannot separate them**: both at the cap "
-                f"({ceiling['ceiling']:g}) on {a}/{k} and {b}/{m} seeds, where more seeds "
-                f"cannot help; {tests}. See the Claims for the metrics that can.")
+        tests = (
+            f"no test is significant after Holm correction ({adjusted})"
+            if tested
+            else "no test is possible"
+        )
+        return (
+            f"**final return cannot separate them**: both at the cap "
+            f"({ceiling['ceiling']:g}) on {a}/{k} and {b}/{m} seeds, where more seeds "
+            f"cannot help; {tests}. See the Claims for the metrics that can."
+        )
     if not tested:
         return f"no test possible: {missing}."
     if len(significant) == len(tested):
         both = "both tests" if len(tested) == 2 else f"{TEST_NAMES[tested[0]]} (the only test)"
-        text = (f"**supported**: a {direction} final return than `{ref}` "
-                f"(mean difference {diff:+.1f}), significant at {alpha:g} after Holm "
-                f"correction in {both} ({adjusted}).")
+        text = (
+            f"**supported**: a {direction} final return than `{ref}` "
+            f"(mean difference {diff:+.1f}), significant at {alpha:g} after Holm "
+            f"correction in {both} ({adjusted})."
+        )
         p_imp = data.metrics[name]["p_improve"]["value"]
         if c["mann_whitney"]["significant"] and (p_imp - 0.5) * diff < 0:
-            text += (f" The tests point different ways: P(improve) is {p_imp:.2f} while "
-                     "the mean moved the other way.")
+            text += (
+                f" The tests point different ways: P(improve) is {p_imp:.2f} while "
+                "the mean moved the other way."
+            )
         return text + (f" {missing}." if missing else "")
     if significant:
         other = [t for t in tested if t not in significant]
-        return (f"**tentative**: only {TEST_NAMES[significant[0]]} is significant at "
-                f"{alpha:g} after Holm correction ({adjusted}); "
-                f"{TEST_NAMES[other[0]]} is not. Mean difference {diff:+.1f}.")
+        return (
+            f"**tentative**: only {TEST_NAMES[significant[0]]} is significant at "
+            f"{alpha:g} after Holm correction ({adjusted}); "
+            f"{TEST_NAMES[other[0]]} is not. Mean difference {diff:+.1f}."
+        )
     seeds = f"{n} seed" if n == 1 else f"{n} seeds"
-    text = (f"**not established with {seeds}**: no test is significant at {alpha:g} "
-            f"after Holm correction ({adjusted}).")
+    text = (
+        f"**not established with {seeds}**: no test is significant at {alpha:g} "
+        f"after Holm correction ({adjusted})."
+    )
     power = c["power"]
     mdd, needed = power["min_detectable_difference"], power["seeds_needed"]
     if diff == 0:
         text += " The means are equal."
     elif mdd is not None and needed is not None:
-        text += (f" These seeds detect a mean difference of {mdd:.1f} or more with power "
-                 f"{data.tests.get('power', stats.POWER):g}; the observed {diff:+.1f} "
-                 f"would take about {needed} seeds per variant.")
+        text += (
+            f" These seeds detect a mean difference of {mdd:.1f} or more with power "
+            f"{data.tests.get('power', stats.POWER):g}; the observed {diff:+.1f} "
+            f"would take about {needed} seeds per variant."
+        )
     return text + (f" {missing}." if missing else "")
 
 
@@ -837,45 +1099,59 @@ def comparison_lines(data: ReportData) -> list[str]:
     ci = f"{cfg.report.ci:.0%}"
     alpha, power = tests.get("alpha", stats.ALPHA), tests.get("power", stats.POWER)
     family = tests.get("family_size", 0)
-    over = ("the whole report (the Claims)" if data.statistics.get("claims")
-            else "this table (both tests of every variant)")
-    lines = [f"## Comparisons with {ref}", "",
-             f"Per-seed final returns of each variant against `{ref}`. Welch's t-test "
-             "compares means without assuming equal variances; Mann-Whitney U compares "
-             "ranks (U / (n1 n2) is P(improve)); both are two-sided. p: the test's own "
-             f"p-value; Holm: corrected by Holm's method over the {family} p-values of "
-             f"{over}, "
-             f"significant when below {alpha:g}. "
-             "Hedges' g: the mean difference in pooled standard deviations, with a "
-             f"{ci} percentile bootstrap CI over seeds.",
-             "",
-             "| variant | mean difference | Welch t | p | Holm | Mann-Whitney U | p | Holm "
-             "| Hedges' g |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    over = (
+        "the whole report (the Claims)"
+        if data.statistics.get("claims")
+        else "this table (both tests of every variant)"
+    )
+    lines = [
+        f"## Comparisons with {ref}",
+        "",
+        f"Per-seed final returns of each variant against `{ref}`. Welch's t-test "
+        "compares means without assuming equal variances; Mann-Whitney U compares "
+        "ranks (U / (n1 n2) is P(improve)); both are two-sided. p: the test's own "
+        f"p-value; Holm: corrected by Holm's method over the {family} p-values of "
+        f"{over}, "
+        f"significant when below {alpha:g}. "
+        "Hedges' g: the mean difference in pooled standard deviations, with a "
+        f"{ci} percentile bootstrap CI over seeds.",
+        "",
+        "| variant | mean difference | Welch t | p | Holm | Mann-Whitney U | p | Holm "
+        "| Hedges' g |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name in others:
         c = data.metrics[name]["comparison"]
         g = c["hedges_g"]
-        cells = [f"{c['mean_difference']:+.1f}",
-                 _num(c["welch"]["t"], 2), _p(c["welch"]["p"]), _p(c["welch"]["p_holm"]),
-                 _num(c["mann_whitney"]["u"], 1), _p(c["mann_whitney"]["p"]),
-                 _p(c["mann_whitney"]["p_holm"]),
-                 _with_ci(g["value"], g["ci_low"], g["ci_high"], 2)
-                 if g["value"] is not None else "n/a"]
+        cells = [
+            f"{c['mean_difference']:+.1f}",
+            _num(c["welch"]["t"], 2),
+            _p(c["welch"]["p"]),
+            _p(c["welch"]["p_holm"]),
+            _num(c["mann_whitney"]["u"], 1),
+            _p(c["mann_whitney"]["p"]),
+            _p(c["mann_whitney"]["p_holm"]),
+            _with_ci(g["value"], g["ci_low"], g["ci_high"], 2) if g["value"] is not None else "n/a",
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "What the seeds support:", ""]
     lines += [f"- `{name}`: {verdict(data, name)}" for name in others]
-    lines += ["", "## Power", "",
-              f"How large a difference in final return these seeds can detect: a two-sided "
-              f"two-sample t-test at alpha {alpha:g} with power {power:g} "
-              "(statsmodels' `TTestIndPower`), with the pooled standard deviation of each "
-              f"pair as the common sd. Seeds needed: per variant, to detect the observed "
-              "mean difference with the same test (Colas et al. 2018, \"How many random "
-              "seeds?\"). The t-test's normal model is rough for returns capped at a "
-              "maximum, so read these as orders of magnitude.",
-              "",
-              "| variant | seeds vs " + ref + " | pooled sd | smallest detectable difference "
-              "| observed difference | seeds per variant to detect it |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Power",
+        "",
+        f"How large a difference in final return these seeds can detect: a two-sided "
+        f"two-sample t-test at alpha {alpha:g} with power {power:g} "
+        "(statsmodels' `TTestIndPower`), with the pooled standard deviation of each "
+        f"pair as the common sd. Seeds needed: per variant, to detect the observed "
+        'mean difference with the same test (Colas et al. 2018, "How many random '
+        "seeds?\"). The t-test's normal model is rough for returns capped at a "
+        "maximum, so read these as orders of magnitude.",
+        "",
+        "| variant | seeds vs " + ref + " | pooled sd | smallest detectable difference "
+        "| observed difference | seeds per variant to detect it |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in others:
         c = data.metrics[name]["comparison"]
         pw = c["power"]
@@ -886,12 +1162,18 @@ def comparison_lines(data: ReportData) -> list[str]:
         if ceiling and ceiling["bound"]:
             (a, b), (k, m) = ceiling["at_ceiling"], ceiling["seeds"]
             needed = f"none would do: at the cap on {a}/{k} and {b}/{m} seeds"
-        lines.append(f"| {name} | {data.n_seeds(name)} vs {data.n_seeds(ref)} | "
-                     f"{_num(pw['pooled_sd'])} | {detect} | {c['mean_difference']:+.1f} | "
-                     f"{needed} |")
-    lines += ["", "n/a: undefined (fewer than 2 seeds, no variance, or no difference). At "
-              "the cap: most seeds of both variants reach the maximum return, where the "
-              "t-test's seeds-needed number means nothing (more seeds add more 500s).", ""]
+        lines.append(
+            f"| {name} | {data.n_seeds(name)} vs {data.n_seeds(ref)} | "
+            f"{_num(pw['pooled_sd'])} | {detect} | {c['mean_difference']:+.1f} | "
+            f"{needed} |"
+        )
+    lines += [
+        "",
+        "n/a: undefined (fewer than 2 seeds, no variance, or no difference). At "
+        "the cap: most seeds of both variants reach the maximum return, where the "
+        "t-test's seeds-needed number means nothing (more seeds add more 500s).",
+        "",
+    ]
     lines += claims_text.power_markdown(data.statistics)
     return lines
 

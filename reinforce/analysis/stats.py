@@ -25,39 +25,44 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
+
 # statsmodels sets its warning filters when this module is first imported, which
 # solve_power otherwise does lazily, inside our catch_warnings, overriding its "ignore"
 from statsmodels.tools import sm_exceptions  # noqa: F401
 
+from reinforce import seeding
 from reinforce.io.config import REFERENCE_VARIANT
 from reinforce.io.errors import DataError
 from reinforce.io.inputs import check_runs, read_table
 from reinforce.io.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
-from reinforce import seeding
+
 ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
 ALPHA = 0.05  # significance level of the tests and of the power statement
-POWER = 0.8   # the power the power statement asks for
+POWER = 0.8  # the power the power statement asks for
 STATISTICS_PATH = "reports/statistics.json"
 # metrics.json: per variant, the final-return IQM with its CI, the solve rate, the median
 # episodes-to-solve and the seed count (the path of each in the full statistics). Short
 # flat names keep `dvc exp show` columns narrow; n_seeds, not seeds, so that a pattern
 # for the metric does not also match a parameter such as tune.seeds.
-HEADLINE = {"iqm": ("final_return", "iqm"), "iqm_low": ("final_return", "iqm_ci_low"),
-            "iqm_high": ("final_return", "iqm_ci_high"), "solve_rate": ("solve_rate",),
-            "episodes_to_solve": ("episodes_to_solve", "median"), "n_seeds": ("seeds",),
-            "steps_to_solve": ("time_to_solve", "env_steps", "median")}
-
-
+HEADLINE = {
+    "iqm": ("final_return", "iqm"),
+    "iqm_low": ("final_return", "iqm_ci_low"),
+    "iqm_high": ("final_return", "iqm_ci_high"),
+    "solve_rate": ("solve_rate",),
+    "episodes_to_solve": ("episodes_to_solve", "median"),
+    "n_seeds": ("seeds",),
+    "steps_to_solve": ("time_to_solve", "env_steps", "median"),
+}
 
 
 # --------------------------------------------------------------------------------------
@@ -111,13 +116,17 @@ class BootstrapSettings:
     seed: int = 0
 
     @classmethod
-    def from_config(cls, report) -> "BootstrapSettings":
-        return cls(ci=report.ci, resamples=report.bootstrap_resamples,
-                   seed=report.bootstrap_seed)
+    def from_config(cls, report) -> BootstrapSettings:
+        return cls(ci=report.ci, resamples=report.bootstrap_resamples, seed=report.bootstrap_seed)
 
 
-def bootstrap_ci(samples: Sequence, statistic: Callable, settings: BootstrapSettings,
-                 *names: str, batch: int | None = None):
+def bootstrap_ci(
+    samples: Sequence,
+    statistic: Callable,
+    settings: BootstrapSettings,
+    *names: str,
+    batch: int | None = None,
+):
     """Percentile bootstrap CI of statistic(*samples, axis=-1), resampling the last axis.
 
     Returns (low, high) as floats, or arrays of them when the samples have leading
@@ -132,9 +141,17 @@ def bootstrap_ci(samples: Sequence, statistic: Callable, settings: BootstrapSett
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DegenerateDataWarning, RuntimeWarning on NaN
         result = sps.bootstrap(
-            samples, statistic, n_resamples=settings.resamples, batch=batch,
-            vectorized=True, paired=False, axis=-1, confidence_level=settings.ci,
-            method="percentile", rng=make_rng(settings.seed, *names))
+            samples,
+            statistic,
+            n_resamples=settings.resamples,
+            batch=batch,
+            vectorized=True,
+            paired=False,
+            axis=-1,
+            confidence_level=settings.ci,
+            method="percentile",
+            rng=make_rng(settings.seed, *names),
+        )
     low = np.asarray(result.confidence_interval.low, dtype=float)
     high = np.asarray(result.confidence_interval.high, dtype=float)
     # scipy's percentile interval is NaN if the distribution holds NaN; with finite data
@@ -252,8 +269,11 @@ def effect_size(x, y, settings: BootstrapSettings, *names: str) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # all-NaN resamples: no CI, below
         low, high = bootstrap_ci((x, y), hedges_g, settings, *names, "hedges_g")
-    return {"value": value, "ci_low": None if low is None else _finite(low),
-            "ci_high": None if high is None else _finite(high)}
+    return {
+        "value": value,
+        "ci_low": None if low is None else _finite(low),
+        "ci_high": None if high is None else _finite(high),
+    }
 
 
 def power_statement(x, y, alpha: float = ALPHA, power: float = POWER) -> dict:
@@ -267,16 +287,21 @@ def power_statement(x, y, alpha: float = ALPHA, power: float = POWER) -> dict:
     None where undefined: fewer than two seeds, a pooled sd of 0, no observed difference.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    out = {"pooled_sd": None, "min_detectable_effect": None,
-           "min_detectable_difference": None, "observed_effect": None, "seeds_needed": None}
+    out = {
+        "pooled_sd": None,
+        "min_detectable_effect": None,
+        "min_detectable_difference": None,
+        "observed_effect": None,
+        "seeds_needed": None,
+    }
     if len(x) < 2 or len(y) < 2:
         return out
     analysis = TTestIndPower()
     sd = float(pooled_sd(x, y))
     out["pooled_sd"] = sd
     out["min_detectable_effect"] = _solve_power(
-        analysis, effect_size=None, nobs1=len(x), ratio=len(y) / len(x), alpha=alpha,
-        power=power)
+        analysis, effect_size=None, nobs1=len(x), ratio=len(y) / len(x), alpha=alpha, power=power
+    )
     if sd == 0:
         return out
     if out["min_detectable_effect"] is not None:
@@ -298,12 +323,14 @@ def seeds_needed(effect: float, alpha: float = ALPHA, power: float = POWER) -> i
         warnings.simplefilter("ignore")
         # statsmodels' power is NaN for 2 seeds and effects beyond about 10 sd; power only
         # grows with the effect, so the power at 8 sd bounds theirs from below
-        at_two = analysis.power(effect_size=min(effect, 8.0), nobs1=2, alpha=alpha,
-                                ratio=1.0, alternative="two-sided")
+        at_two = analysis.power(
+            effect_size=min(effect, 8.0), nobs1=2, alpha=alpha, ratio=1.0, alternative="two-sided"
+        )
     if math.isfinite(at_two) and at_two >= power:
         return 2
-    needed = _solve_power(analysis, effect_size=effect, nobs1=None, ratio=1.0,
-                          alpha=alpha, power=power)
+    needed = _solve_power(
+        analysis, effect_size=effect, nobs1=None, ratio=1.0, alpha=alpha, power=power
+    )
     return None if needed is None else max(2, math.ceil(needed))
 
 
@@ -340,12 +367,17 @@ def holm(comparisons: dict[str, dict], alpha: float = ALPHA) -> int:
     The family is every p-value of the report: both tests of every variant against the
     reference. Tests without a p-value (None) are not in it and get None. Returns the
     family's size."""
-    keys = [(name, test) for name, c in comparisons.items() for test in TESTS
-            if c[test]["p"] is not None]
+    keys = [
+        (name, test)
+        for name, c in comparisons.items()
+        for test in TESTS
+        if c[test]["p"] is not None
+    ]
     adjusted = []
     if keys:
-        _, adjusted, _, _ = multipletests([comparisons[n][t]["p"] for n, t in keys],
-                                          alpha=alpha, method="holm")
+        _, adjusted, _, _ = multipletests(
+            [comparisons[n][t]["p"] for n, t in keys], alpha=alpha, method="holm"
+        )
     for c in comparisons.values():
         for test in TESTS:
             c[test]["p_holm"] = None
@@ -407,8 +439,9 @@ def curve_grid(episodes: int, max_points: int = 250) -> np.ndarray:
     return grid
 
 
-def iqm_band(smoothed: np.ndarray, settings: BootstrapSettings, *names: str,
-             max_points: int = 250) -> dict:
+def iqm_band(
+    smoothed: np.ndarray, settings: BootstrapSettings, *names: str, max_points: int = 250
+) -> dict:
     """IQM across seeds of smoothed curves (seeds x episodes) with a pointwise CI band on
     a grid of at most max_points episodes. CI arrays are None for a single seed."""
     grid = curve_grid(smoothed.shape[1], max_points)
@@ -435,8 +468,8 @@ def performance_profile(scores, thresholds, settings: BootstrapSettings, *names:
 @dataclass
 class VariantRuns:
     name: str
-    curves: pd.DataFrame        # seed, episode, return, length, loss
-    evaluation: pd.DataFrame    # seed, episode, return
+    curves: pd.DataFrame  # seed, episode, return, length, loss
+    evaluation: pd.DataFrame  # seed, episode, return
     environment: dict
 
     @property
@@ -494,25 +527,30 @@ def seed_table(run: VariantRuns, solve_window: int, solved_threshold: float) -> 
             continue
         solved_at = episodes_to_solve(curve, solve_window, solved_threshold)
         averages = moving_average(curve, solve_window)
-        rows.append({
-            "variant": run.name,
-            "seed": seed,
-            "final_return": float(finals[seed]),
-            "auc": float(np.mean(curve)),
-            "solved": solved_at is not None,
-            "episodes_to_solve": solved_at,
-            "best_moving_average": float(averages.max()) if len(averages) else None,
-            "episodes": int(curve.shape[0]),
-        })
+        rows.append(
+            {
+                "variant": run.name,
+                "seed": seed,
+                "final_return": float(finals[seed]),
+                "auc": float(np.mean(curve)),
+                "solved": solved_at is not None,
+                "episodes_to_solve": solved_at,
+                "best_moving_average": float(averages.max()) if len(averages) else None,
+                "episodes": int(curve.shape[0]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def aggregate(runs: dict[str, VariantRuns], solve_window: int, solved_threshold: float,
-              settings: BootstrapSettings) -> tuple[dict, pd.DataFrame]:
+def aggregate(
+    runs: dict[str, VariantRuns],
+    solve_window: int,
+    solved_threshold: float,
+    settings: BootstrapSettings,
+) -> tuple[dict, pd.DataFrame]:
     """(the full statistics: {"tests": what the comparisons share, "variants": per
     variant}, the per-seed table of all variants)."""
-    tables = {name: seed_table(run, solve_window, solved_threshold)
-              for name, run in runs.items()}
+    tables = {name: seed_table(run, solve_window, solved_threshold) for name, run in runs.items()}
     reference = reference_variant(list(runs))
     ref_final = tables[reference]["final_return"].to_numpy()
     variants, comparisons = {}, {}
@@ -531,12 +569,18 @@ def aggregate(runs: dict[str, VariantRuns], solve_window: int, solved_threshold:
         }
         if name != reference:
             entry["p_improve"] = p_improve(final, ref_final, settings, name, reference)
-            entry["comparison"] = comparisons[name] = compare(final, ref_final, settings,
-                                                              name, reference)
+            entry["comparison"] = comparisons[name] = compare(
+                final, ref_final, settings, name, reference
+            )
         variants[name] = entry
     family = holm(comparisons)
-    tests = {"reference": reference, "alpha": ALPHA, "power": POWER, "correction": "holm",
-             "family_size": family}
+    tests = {
+        "reference": reference,
+        "alpha": ALPHA,
+        "power": POWER,
+        "correction": "holm",
+        "family_size": family,
+    }
     seeds = pd.concat(list(tables.values()), ignore_index=True)
     return round_floats({"tests": tests, "variants": variants}), seeds
 
@@ -621,9 +665,12 @@ def _missing(value) -> bool:
         return False
 
 
-def aggregate_outputs(config, root: str | Path = ".",
-                      chosen: dict[str, dict] | None = None,
-                      extend: Callable | None = None) -> dict[str, str]:
+def aggregate_outputs(
+    config,
+    root: str | Path = ".",
+    chosen: dict[str, dict] | None = None,
+    extend: Callable | None = None,
+) -> dict[str, str]:
     """Read runs/ of every variant in params.yaml; return {relative path: text} for
     metrics.json (the headline), reports/statistics.json (everything) and
     reports/tables/*.csv. `chosen`: {variant: {train key: value}} of the tuned variants,
@@ -633,11 +680,13 @@ def aggregate_outputs(config, root: str | Path = ".",
     runs = read_runs(Path(root) / "runs", list(config.variants))
     check_runs(runs, config, root)  # against params.yaml: seeds, episode counts
     settings = BootstrapSettings.from_config(config.report)
-    statistics, seeds = aggregate(runs, config.env.solve_window,
-                                  config.env.solved_threshold, settings)
+    statistics, seeds = aggregate(
+        runs, config.env.solve_window, config.env.solved_threshold, settings
+    )
     if chosen is None:  # the values the select stage chose for the tuned variants
-        chosen = {name: config.selected_values(root, name) for name in runs
-                  if config.search_space(name)}
+        chosen = {
+            name: config.selected_values(root, name) for name in runs if config.search_space(name)
+        }
     for name, values in chosen.items():
         if values and name in statistics["variants"]:
             statistics["variants"][name]["chosen"] = round_floats(dict(values))
@@ -647,8 +696,9 @@ def aggregate_outputs(config, root: str | Path = ".",
     return {
         "metrics.json": metrics_json(headline(statistics, chosen)),
         STATISTICS_PATH: metrics_json(statistics),
-        "reports/tables/summary.csv": table_csv(summary_table(
-            {name: statistics["variants"][name] for name in runs})),
+        "reports/tables/summary.csv": table_csv(
+            summary_table({name: statistics["variants"][name] for name in runs})
+        ),
         "reports/tables/seeds.csv": table_csv(seeds),
     }
 
@@ -656,10 +706,12 @@ def aggregate_outputs(config, root: str | Path = ".",
 # --------------------------------------------------------------------------------------
 # tuning: the selection rule
 
-SELECTION_RULE = ("the highest final-return IQM over the tuning seeds; ties (equal after "
-                  "rounding, e.g. several candidates at the return cap) go to the lowest "
-                  "median episodes-to-solve, unsolved seeds counted as never, then to the "
-                  "candidate listed first")
+SELECTION_RULE = (
+    "the highest final-return IQM over the tuning seeds; ties (equal after "
+    "rounding, e.g. several candidates at the return cap) go to the lowest "
+    "median episodes-to-solve, unsolved seeds counted as never, then to the "
+    "candidate listed first"
+)
 
 
 def summarize_candidates(results: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -668,21 +720,25 @@ def summarize_candidates(results: pd.DataFrame, keys: Sequence[str]) -> pd.DataF
     rows = []
     for index, group in results.groupby("candidate", sort=True):
         solved = [None if pd.isna(v) else int(v) for v in group["episodes_to_solve"]]
-        rows.append({
-            "candidate": int(index),
-            **{key: group[key].iloc[0] for key in keys},
-            "seeds": len(group),
-            "final_return_iqm": round_floats(float(iqm(group["final_return"]))),
-            "solve_rate": round_floats(float(np.mean([v is not None for v in solved]))),
-            "median_episodes_to_solve": median_episodes_to_solve(solved),
-        })
+        rows.append(
+            {
+                "candidate": int(index),
+                **{key: group[key].iloc[0] for key in keys},
+                "seeds": len(group),
+                "final_return_iqm": round_floats(float(iqm(group["final_return"]))),
+                "solve_rate": round_floats(float(np.mean([v is not None for v in solved]))),
+                "median_episodes_to_solve": median_episodes_to_solve(solved),
+            }
+        )
     table = pd.DataFrame(rows)
 
     def rank(row) -> tuple:
         median = row["median_episodes_to_solve"]
-        return (-row["final_return_iqm"],
-                math.inf if median is None or pd.isna(median) else median,
-                row["candidate"])
+        return (
+            -row["final_return_iqm"],
+            math.inf if median is None or pd.isna(median) else median,
+            row["candidate"],
+        )
 
     best = min(table.to_dict("records"), key=rank)["candidate"]
     table["chosen"] = table["candidate"] == best

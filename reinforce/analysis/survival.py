@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats as sps
@@ -30,8 +30,7 @@ def censored(times: Sequence[float], solved: Sequence[bool]) -> sps.CensoredData
     return sps.CensoredData(uncensored=times[solved], right=times[~solved])
 
 
-def kaplan_meier(times: Sequence[float], solved: Sequence[bool],
-                 confidence: float = 0.95) -> dict:
+def kaplan_meier(times: Sequence[float], solved: Sequence[bool], confidence: float = 0.95) -> dict:
     """The Kaplan-Meier fraction of seeds solved by each time, with a pointwise band.
 
     Returns {"time": [t0 = 0, every distinct time of a seed], "solved": fraction solved
@@ -49,9 +48,14 @@ def kaplan_meier(times: Sequence[float], solved: Sequence[bool],
     result = sps.ecdf(censored(times, solved))
     grid = result.sf.quantiles
     survival = result.sf.probabilities
-    out = {"time": [0.0, *grid.tolist()], "solved": [0.0, *(1 - survival).tolist()],
-           "ci_low": None, "ci_high": None, "solved_seeds": int(solved.sum()),
-           "seeds": int(len(times))}
+    out = {
+        "time": [0.0, *grid.tolist()],
+        "solved": [0.0, *(1 - survival).tolist()],
+        "ci_low": None,
+        "ci_high": None,
+        "solved_seeds": int(solved.sum()),
+        "seeds": int(len(times)),
+    }
     out["median"] = _first_time(grid, survival)
     out["median_ci_low"] = out["median_ci_high"] = None
     if len(times) < 2:
@@ -61,7 +65,7 @@ def kaplan_meier(times: Sequence[float], solved: Sequence[bool],
         band = result.sf.confidence_interval(confidence, method=BAND_METHOD)
     low = np.where(np.isfinite(band.low.probabilities), band.low.probabilities, survival)
     high = np.where(np.isfinite(band.high.probabilities), band.high.probabilities, survival)
-    out["ci_low"] = [0.0, *(1 - high).tolist()]   # fraction solved: 1 - survival
+    out["ci_low"] = [0.0, *(1 - high).tolist()]  # fraction solved: 1 - survival
     out["ci_high"] = [0.0, *(1 - low).tolist()]
     out["median_ci_low"] = _first_time(grid, low)
     out["median_ci_high"] = _first_time(grid, high)
@@ -77,7 +81,7 @@ def _first_time(grid: np.ndarray, survival: np.ndarray) -> float | None:
         return None
     first = hits[0]
     if abs(survival[first] - 0.5) <= 1e-12:
-        drops = np.flatnonzero(survival[first + 1:] < survival[first] - 1e-12)
+        drops = np.flatnonzero(survival[first + 1 :] < survival[first] - 1e-12)
         if len(drops):
             return float((grid[first] + grid[first + 1 + drops[0]]) / 2)
     return float(grid[first])
@@ -98,8 +102,9 @@ def logrank(x_times, x_solved, y_times, y_solved) -> dict:
     return {"statistic": statistic, "p": p}
 
 
-def min_detectable_hazard_ratio(events: int, share: float, alpha: float = 0.05,
-                                power: float = 0.8) -> float | None:
+def min_detectable_hazard_ratio(
+    events: int, share: float, alpha: float = 0.05, power: float = 0.8
+) -> float | None:
     """The smallest hazard ratio (> 1) a two-sided log-rank test at alpha detects with the
     given power after `events` solves in all, `share` of the seeds in one arm (Schoenfeld
     1981: events = (z_{1-alpha/2} + z_power)^2 / (share (1 - share) log(HR)^2)). None

@@ -6,8 +6,8 @@ train reads (tuning/selected/) are left exactly as they are."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
@@ -16,8 +16,10 @@ from reinforce.io.config import tuning_results_path
 
 
 def _numeric(values: Sequence) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) \
+    return (
+        all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         and len(set(values)) >= 2
+    )
 
 
 def _geometric(key: str, values: Sequence[float]) -> bool:
@@ -45,7 +47,7 @@ def next_grid(key: str, values: Sequence, chosen) -> list | None:
         return None
     if _geometric(key, grid):
         ratio = edge / inner
-        beyond = [edge * ratio, edge * ratio ** 2]
+        beyond = [edge * ratio, edge * ratio**2]
     else:
         step = edge - inner
         beyond = [edge + step, edge + 2 * step]
@@ -64,15 +66,18 @@ def grid_warnings(name: str, space: dict[str, Sequence], table: pd.DataFrame) ->
     label = ", ".join(f"{k}={_plain(chosen[k])}" for k in space)
     if len(tied) > 1:
         medians = tied["median_episodes_to_solve"]
-        by = ("the listed order (they tie on median episodes to solve too)"
-              if medians.nunique(dropna=False) < len(medians)
-              and (medians == chosen["median_episodes_to_solve"]).sum() > 1
-              else "the tie-breaker (median episodes to solve)")
+        by = (
+            "the listed order (they tie on median episodes to solve too)"
+            if medians.nunique(dropna=False) < len(medians)
+            and (medians == chosen["median_episodes_to_solve"]).sum() > 1
+            else "the tie-breaker (median episodes to solve)"
+        )
         warnings.append(
             f"{name}: {len(tied)} of {len(table)} candidates tie on the primary criterion "
             f"(final-return IQM {top:g} on the tuning seeds), so {by} chose {label}; the "
             "criterion saturates here: more tuning seeds or a criterion that does not "
-            "(docs/report.md, \"Tuning warnings\") would make the choice firmer")
+            '(docs/report.md, "Tuning warnings") would make the choice firmer'
+        )
     for key, values in space.items():
         values = list(values)
         value = _plain(chosen[key])
@@ -83,7 +88,8 @@ def grid_warnings(name: str, space: dict[str, Sequence], table: pd.DataFrame) ->
         warnings.append(
             f"{name}: the chosen {key}={value} is the {side} value of its grid "
             f"{sorted(values)}: the best may lie beyond it; try tune.search.{name}.{key}: "
-            f"{suggestion}")
+            f"{suggestion}"
+        )
     return warnings
 
 
@@ -94,8 +100,9 @@ def selection_warnings(config, root: str | Path = ".") -> list[str]:
         space = config.search_space(name)
         if not space:
             continue
-        results = pd.read_csv(tuning_results_path(root, name)) \
-            .astype({"episodes_to_solve": "Int64"})
+        results = pd.read_csv(tuning_results_path(root, name)).astype(
+            {"episodes_to_solve": "Int64"}
+        )
         out += grid_warnings(name, space, stats.summarize_candidates(results, list(space)))
     return out
 

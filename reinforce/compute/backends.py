@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from reinforce import NUMERIC_PINS
+from reinforce.compute.workers import Progress, Report, map_seed_groups
 from reinforce.io.config import ComputeConfig, ConfigError
 from reinforce.io.errors import DataError, WorkerFailed
 from reinforce.io.outputs import environment_fingerprint
-from reinforce.compute.workers import Progress, Report, map_seed_groups
 
 RAY_REQUIREMENT = "ray==2.60.0"
 # Ray retries a task whose worker process or node died, never one that raised: our code is
@@ -58,7 +58,7 @@ class LocalBackend:
 
 
 def split_groups(seeds: Sequence[int], size: int) -> list[list[int]]:
-    return [list(seeds[i:i + size]) for i in range(0, len(seeds), size)]
+    return [list(seeds[i : i + size]) for i in range(0, len(seeds), size)]
 
 
 def _run_group(func: GroupFunc, group: list[int]) -> dict:
@@ -68,10 +68,16 @@ def _run_group(func: GroupFunc, group: list[int]) -> dict:
     started, clock = time.time(), time.perf_counter()
     returns: list[float] = []
     result = func(group, returns.append)
-    return {"result": result, "returns": returns, "seconds": time.perf_counter() - clock,
-            "started": started, "node_id": ray.get_runtime_context().get_node_id(),
-            "host": socket.gethostname(), "pid": os.getpid(),
-            "environment": environment_fingerprint()}
+    return {
+        "result": result,
+        "returns": returns,
+        "seconds": time.perf_counter() - clock,
+        "started": started,
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "environment": environment_fingerprint(),
+    }
 
 
 def _import_ray():
@@ -81,7 +87,8 @@ def _import_ray():
         raise ConfigError(
             f"compute.backend: got 'ray', but Ray is not installed here; install the pinned "
             f"`{RAY_REQUIREMENT}` (pip install -r requirements.txt), or set compute.backend: "
-            f"local") from None
+            f"local"
+        ) from None
     return ray
 
 
@@ -92,23 +99,28 @@ def _check_reachable(address: str, source: str) -> None:
         return
     host, _, port = address.split("://", 1)[-1].rpartition(":")
     if not host or not port.isdigit():
-        raise ConfigError(f"{source}: got {address!r}; allowed: the head's host:port "
-                          f"(e.g. 'head:6379'), 'ray://host:10001' or 'auto'")
+        raise ConfigError(
+            f"{source}: got {address!r}; allowed: the head's host:port "
+            f"(e.g. 'head:6379'), 'ray://host:10001' or 'auto'"
+        )
     try:
-        with socket.create_connection((host.strip("[]"), int(port)),
-                                      timeout=CONNECT_TIMEOUT_S) as connection:
+        with socket.create_connection(
+            (host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S
+        ) as connection:
             answers_grpc = _speaks_grpc(connection)
     except OSError as err:
         reason = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
         raise ClusterError(
             f"{source}: no Ray cluster at {address!r} ({reason} within {CONNECT_TIMEOUT_S:g} s);"
             f" start it, or unset RAY_ADDRESS and compute.ray_address for a local Ray; "
-            f"nothing was run or written") from None
+            f"nothing was run or written"
+        ) from None
     if not answers_grpc:
         raise ClusterError(
             f"{source}: {address!r} accepts connections but is not a Ray head (no gRPC "
             f"answer within {CONNECT_TIMEOUT_S:g} s); check the host and port (the head's "
-            f"GCS port, 6379 by default, or 'ray://host:10001'); nothing was run or written")
+            f"GCS port, 6379 by default, or 'ray://host:10001'); nothing was run or written"
+        )
 
 
 # An HTTP/2 client's first bytes (RFC 9113, 3.4): the preface and an empty SETTINGS frame.
@@ -136,9 +148,11 @@ def _runtime_env() -> dict:
     """Every task runs this driver's own library (shipped with the job, so the nodes need
     only the image's packages) under the driver's numeric pins, set before the worker's
     Python starts."""
-    return {"py_modules": [str(Path(__file__).resolve().parents[1])],
-            "excludes": ["__pycache__/", "*.pyc"],
-            "env_vars": {name: os.environ[name] for name in NUMERIC_PINS if name in os.environ}}
+    return {
+        "py_modules": [str(Path(__file__).resolve().parents[1])],
+        "excludes": ["__pycache__/", "*.pyc"],
+        "env_vars": {name: os.environ[name] for name in NUMERIC_PINS if name in os.environ},
+    }
 
 
 class RayBackend:
@@ -164,13 +178,19 @@ class RayBackend:
         ray = self.ray = _import_ray()
         if ray.is_initialized():  # a caller (a notebook, a test) connected already
             return self
-        options = dict(runtime_env=_runtime_env(), logging_level=logging.WARNING,
-                       log_to_driver=False)
+        options = dict(
+            runtime_env=_runtime_env(), logging_level=logging.WARNING, log_to_driver=False
+        )
         try:
             if self.address is None:
                 # "local": always a new Ray, never one that `ray start` left running here
-                ray.init(address="local", num_cpus=len(os.sched_getaffinity(0)),
-                         include_dashboard=False, _node_ip_address="127.0.0.1", **options)
+                ray.init(
+                    address="local",
+                    num_cpus=len(os.sched_getaffinity(0)),
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                    **options,
+                )
                 self.started_here = True
             else:
                 ray.init(address=self.address, **options)
@@ -179,8 +199,10 @@ class RayBackend:
             ray.shutdown()
             where = f"{self.source} {self.address!r}" if self.address else "a local Ray"
             first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise ClusterError(f"compute.backend: ray could not start or join {where}: "
-                               f"{first_line} (see docs/cluster.md)") from None
+            raise ClusterError(
+                f"compute.backend: ray could not start or join {where}: "
+                f"{first_line} (see docs/cluster.md)"
+            ) from None
         return self
 
     def close(self) -> None:
@@ -198,8 +220,7 @@ class RayBackend:
         CPU each; results in group order. Progress advances as each group finishes."""
         ray = self.ray
         groups = split_groups(seeds, self.seeds_per_task)
-        remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES,
-                            retry_exceptions=False)(_run_group)
+        remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(_run_group)
         func_ref = ray.put(func)  # sent once, not once per task
         refs = [remote.remote(func_ref, group) for group in groups]
         index = {ref: i for i, ref in enumerate(refs)}
@@ -216,17 +237,25 @@ class RayBackend:
                             raise err.cause from None  # its one line, not Ray's traceback
                         raise
                     except ray.exceptions.WorkerCrashedError:
-                        raise WorkerFailed(f"the Ray task for seeds {groups[index[ref]]} died "
-                                           "(killed, or out of memory); nothing was written"
-                                           ) from None
+                        raise WorkerFailed(
+                            f"the Ray task for seeds {groups[index[ref]]} died "
+                            "(killed, or out of memory); nothing was written"
+                        ) from None
                     group = groups[index[ref]]
                     self._check_environment(out, here)
                     for episode_return in out["returns"]:
                         progress.update(episode_return)
                     results[index[ref]] = out["result"]
-                    self.tasks.append({"seeds": group, "node_id": out["node_id"],
-                                       "host": out["host"], "pid": out["pid"],
-                                       "started": out["started"], "seconds": out["seconds"]})
+                    self.tasks.append(
+                        {
+                            "seeds": group,
+                            "node_id": out["node_id"],
+                            "host": out["host"],
+                            "pid": out["pid"],
+                            "started": out["started"],
+                            "seconds": out["seconds"],
+                        }
+                    )
             return results
         finally:
             progress.close()
@@ -239,20 +268,31 @@ class RayBackend:
     def _check_environment(self, out: dict, here: dict) -> None:
         """The outputs record the driver's environment; a node that ran another one (not
         the same image) would make that record false, and maybe the bytes."""
-        differences = [f"{key} {out['environment'].get(key)!r} (here {here[key]!r})"
-                       for key in here if out["environment"].get(key) != here[key]]
+        differences = [
+            f"{key} {out['environment'].get(key)!r} (here {here[key]!r})"
+            for key in here
+            if out["environment"].get(key) != here[key]
+        ]
         if differences:
             raise ClusterError(
                 f"compute.backend: the Ray node {out['host']} ran another environment than "
                 f"this driver: {'; '.join(differences)}; every node and the driver must run "
-                f"the same image (docs/cluster.md)")
+                f"the same image (docs/cluster.md)"
+            )
 
     def describe(self) -> dict:
         addresses = {n["NodeID"]: n.get("NodeManagerAddress") for n in self.ray.nodes()}
-        tasks = [{**task, "node_ip": addresses.get(task["node_id"])}
-                 for task in sorted(self.tasks, key=lambda t: t["seeds"])]
-        return {"backend": "ray", "address": self.address, "address_from": self.source,
-                "seeds_per_task": self.seeds_per_task, "tasks": tasks}
+        tasks = [
+            {**task, "node_ip": addresses.get(task["node_id"])}
+            for task in sorted(self.tasks, key=lambda t: t["seeds"])
+        ]
+        return {
+            "backend": "ray",
+            "address": self.address,
+            "address_from": self.source,
+            "seeds_per_task": self.seeds_per_task,
+            "tasks": tasks,
+        }
 
 
 @contextmanager

@@ -31,6 +31,7 @@ class Progress:
         self.bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
+
             self.bar = tqdm(total=total, desc=label, unit="ep", leave=True)
 
     def update(self, episode_return: float, count: int = 1) -> None:
@@ -44,8 +45,12 @@ class Progress:
                 self.bar.set_postfix(mean_return=f"{mean:.1f}")
         elif self.count >= self.next_log or self.count == self.total:
             self.next_log += self.total / 10
-            print(f"{self.label}: {self.count}/{self.total} {self.unit}, mean return of the "
-                  f"last {len(self.recent)}: {mean:.1f}", file=sys.stderr, flush=True)
+            print(
+                f"{self.label}: {self.count}/{self.total} {self.unit}, mean return of the "
+                f"last {len(self.recent)}: {mean:.1f}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -125,8 +130,9 @@ def _worker(func, group, results: Connection) -> None:
         results.close()
 
 
-def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[int],
-                    workers: int, progress: Progress) -> list[Any]:
+def map_seed_groups(
+    func: Callable[[list[int], Report], Any], seeds: Sequence[int], workers: int, progress: Progress
+) -> list[Any]:
     """func(seed_group, report) for each group of seeds, in `workers` processes (this one
     and workers - 1 started ones); report() is called once per finished episode. Results
     come back in group order."""
@@ -143,9 +149,10 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
     # One pipe per worker, its only writer: no locks, hence no named semaphores that a
     # process ended by Ctrl-C would leave to the resource tracker.
     pipes = {index: context.Pipe(duplex=False) for index in range(1, len(groups))}
-    processes = {index: context.Process(target=_worker, args=(func, groups[index], writer),
-                                        daemon=True)
-                 for index, (_, writer) in pipes.items()}
+    processes = {
+        index: context.Process(target=_worker, args=(func, groups[index], writer), daemon=True)
+        for index, (_, writer) in pipes.items()
+    }
     readers = {reader: index for index, (reader, _) in pipes.items()}
     results: list[Any] = [None] * len(groups)
     pending = set(pipes)
@@ -157,9 +164,11 @@ def map_seed_groups(func: Callable[[list[int], Report], Any], seeds: Sequence[in
                 kind, payload = reader.recv()
             except EOFError:
                 processes[index].join(timeout=1)
-                raise WorkerFailed(f"the worker process for seeds {groups[index]} died "
-                                   f"(exit code {processes[index].exitcode}: killed, or out "
-                                   "of memory); nothing was written") from None
+                raise WorkerFailed(
+                    f"the worker process for seeds {groups[index]} died "
+                    f"(exit code {processes[index].exitcode}: killed, or out "
+                    "of memory); nothing was written"
+                ) from None
             if kind == "progress":
                 for episode_return in payload:
                     progress.update(episode_return)

@@ -35,6 +35,7 @@ def stage_main(name: str):
                 if main.__module__ == "__main__":
                     die_of_sigint()
                 return 130
+
         return run
 
     return decorate
@@ -55,8 +56,13 @@ def die_of_sigint() -> None:
     os._exit(130)  # unreachable unless SIGINT is blocked
 
 
-def run_report_step(name: str, doc: str, argv, step: Callable[[Config], str],
-                    input_errors: tuple[type[Exception], ...]) -> int:
+def run_report_step(
+    name: str,
+    doc: str,
+    argv,
+    step: Callable[[Config], str],
+    input_errors: tuple[type[Exception], ...],
+) -> int:
     """The whole of a stage that takes only `--params` and reads other stages' outputs
     (aggregate, plot): step(config) writes the outputs and returns what to print; an
     input it cannot use (input_errors) exits 1 with one line."""

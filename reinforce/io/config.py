@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
+from reinforce.io.env_ids import check_env_id
 from reinforce.io.errors import ConfigError, DataError
 from reinforce.io.names import check_name, show
-from reinforce.io.env_ids import check_env_id
 
 BASELINES = ("none", "value")
 ADVANTAGES = ("returns", "gae")
@@ -78,10 +78,10 @@ class ComputeConfig:
     # Where and how the seed groups of the train and evaluate stages run. No stage depends
     # on any of these keys: the results are the same bytes for any value (tests hold it),
     # only the wall-clock time changes (reinforce/compute/backends.py, docs/cluster.md).
-    backend: str = "local"           # local: this machine's processes; ray: Ray tasks
-    workers: int = 2                 # local: processes that share a variant's seeds
-    ray_address: str | None = None   # ray: the cluster (RAY_ADDRESS wins); null: a local Ray
-    seeds_per_task: int = 1          # ray: seeds in each one-CPU task
+    backend: str = "local"  # local: this machine's processes; ray: Ray tasks
+    workers: int = 2  # local: processes that share a variant's seeds
+    ray_address: str | None = None  # ray: the cluster (RAY_ADDRESS wins); null: a local Ray
+    seeds_per_task: int = 1  # ray: seeds in each one-CPU task
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,10 @@ class Config:
         values must be one candidate of its search space ({} for an untuned variant)."""
         space = self.search_space(name)
         if set(selected) != set(space) or any(selected[k] not in space[k] for k in space):
-            raise DataError(f"{selected_path('.', name)}: {selected} is not a candidate of "
-                            f"tune.search.{name} ({space or 'none'}); run `dvc repro`")
+            raise DataError(
+                f"{selected_path('.', name)}: {selected} is not a candidate of "
+                f"tune.search.{name} ({space or 'none'}); run `dvc repro`"
+            )
         return dataclasses.replace(self.variant(name), **selected)
 
 
@@ -237,52 +239,94 @@ def _network_memory(hidden_dim: int) -> str:
 
 
 def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
-    _require(1 <= train.episodes <= MAX_EPISODES, f"{name}.episodes", train.episodes,
-             f"an integer >= 1 and <= {MAX_EPISODES:,} (curves.csv holds a row per episode)")
+    _require(
+        1 <= train.episodes <= MAX_EPISODES,
+        f"{name}.episodes",
+        train.episodes,
+        f"an integer >= 1 and <= {MAX_EPISODES:,} (curves.csv holds a row per episode)",
+    )
     _require(0 < train.gamma <= 1, f"{name}.gamma", train.gamma, "a number in (0, 1]")
     _require(train.lr > 0, f"{name}.lr", train.lr, "a number > 0")
     _require(train.critic_lr > 0, f"{name}.critic_lr", train.critic_lr, "a number > 0")
-    _require(1 <= train.hidden_dim <= MAX_HIDDEN_DIM, f"{name}.hidden_dim", train.hidden_dim,
-             f"an integer >= 1 and <= {MAX_HIDDEN_DIM}" + (
-                 f"; {train.hidden_dim} hidden units would need at least "
-                 f"{_network_memory(train.hidden_dim)} per seed for the network's weights, "
-                 "gradient and Adam state alone" * (train.hidden_dim > MAX_HIDDEN_DIM)))
-    _require(train.baseline in BASELINES, f"{name}.baseline", train.baseline,
-             " | ".join(BASELINES))
-    _require(train.entropy_coef >= 0, f"{name}.entropy_coef", train.entropy_coef,
-             "a number >= 0")
-    _require(train.grad_clip_norm is None or train.grad_clip_norm > 0,
-             f"{name}.grad_clip_norm", train.grad_clip_norm, "null or a number > 0")
-    _require(1 <= train.episodes_per_update <= train.episodes, f"{name}.episodes_per_update",
-             train.episodes_per_update, f"an integer >= 1 and <= {name}.episodes")
-    _require(train.advantage in ADVANTAGES, f"{name}.advantage", train.advantage,
-             " | ".join(ADVANTAGES))
-    _require(train.advantage != "gae" or train.baseline == "value", f"{name}.advantage",
-             train.advantage, "gae only with baseline: value (GAE bootstraps from the critic)")
+    _require(
+        1 <= train.hidden_dim <= MAX_HIDDEN_DIM,
+        f"{name}.hidden_dim",
+        train.hidden_dim,
+        f"an integer >= 1 and <= {MAX_HIDDEN_DIM}"
+        + (
+            f"; {train.hidden_dim} hidden units would need at least "
+            f"{_network_memory(train.hidden_dim)} per seed for the network's weights, "
+            "gradient and Adam state alone" * (train.hidden_dim > MAX_HIDDEN_DIM)
+        ),
+    )
+    _require(train.baseline in BASELINES, f"{name}.baseline", train.baseline, " | ".join(BASELINES))
+    _require(train.entropy_coef >= 0, f"{name}.entropy_coef", train.entropy_coef, "a number >= 0")
+    _require(
+        train.grad_clip_norm is None or train.grad_clip_norm > 0,
+        f"{name}.grad_clip_norm",
+        train.grad_clip_norm,
+        "null or a number > 0",
+    )
+    _require(
+        1 <= train.episodes_per_update <= train.episodes,
+        f"{name}.episodes_per_update",
+        train.episodes_per_update,
+        f"an integer >= 1 and <= {name}.episodes",
+    )
+    _require(
+        train.advantage in ADVANTAGES, f"{name}.advantage", train.advantage, " | ".join(ADVANTAGES)
+    )
+    _require(
+        train.advantage != "gae" or train.baseline == "value",
+        f"{name}.advantage",
+        train.advantage,
+        "gae only with baseline: value (GAE bootstraps from the critic)",
+    )
     # GAE's deltas add rewards to the critic's values, so both must be on the scale of the
     # raw returns; normalize_advantages is the normalization that fits GAE.
-    _require(train.advantage != "gae" or not train.normalize_returns,
-             f"{name}.normalize_returns", train.normalize_returns,
-             "false with advantage: gae (use normalize_advantages)")
-    _require(0 <= train.gae_lambda <= 1, f"{name}.gae_lambda", train.gae_lambda,
-             "a number in [0, 1]")
-    _require(1 <= train.update_epochs <= MAX_UPDATE_EPOCHS, f"{name}.update_epochs",
-             train.update_epochs, f"an integer >= 1 and <= {MAX_UPDATE_EPOCHS}")
-    _require(1 <= train.minibatches <= MAX_UPDATE_EPOCHS, f"{name}.minibatches",
-             train.minibatches, f"an integer >= 1 and <= {MAX_UPDATE_EPOCHS}")
-    _require(train.clip_ratio is None or train.clip_ratio > 0, f"{name}.clip_ratio",
-             train.clip_ratio, "null or a number > 0")
+    _require(
+        train.advantage != "gae" or not train.normalize_returns,
+        f"{name}.normalize_returns",
+        train.normalize_returns,
+        "false with advantage: gae (use normalize_advantages)",
+    )
+    _require(
+        0 <= train.gae_lambda <= 1, f"{name}.gae_lambda", train.gae_lambda, "a number in [0, 1]"
+    )
+    _require(
+        1 <= train.update_epochs <= MAX_UPDATE_EPOCHS,
+        f"{name}.update_epochs",
+        train.update_epochs,
+        f"an integer >= 1 and <= {MAX_UPDATE_EPOCHS}",
+    )
+    _require(
+        1 <= train.minibatches <= MAX_UPDATE_EPOCHS,
+        f"{name}.minibatches",
+        train.minibatches,
+        f"an integer >= 1 and <= {MAX_UPDATE_EPOCHS}",
+    )
+    _require(
+        train.clip_ratio is None or train.clip_ratio > 0,
+        f"{name}.clip_ratio",
+        train.clip_ratio,
+        "null or a number > 0",
+    )
     return train
 
 
 def _validate_seeds(raw: Any, key: str = "seeds") -> tuple[int, ...]:
     allowed = "a non-empty list of distinct integers >= 0"
     _require(isinstance(raw, list) and len(raw) > 0, key, raw, allowed)
-    _require(len(raw) <= MAX_SEEDS, key, f"{len(raw):,} seeds", f"at most {MAX_SEEDS:,} seeds "
-             "(each is a training run and a row group of every table)")
+    _require(
+        len(raw) <= MAX_SEEDS,
+        key,
+        f"{len(raw):,} seeds",
+        f"at most {MAX_SEEDS:,} seeds (each is a training run and a row group of every table)",
+    )
     for seed in raw:
-        _require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
-                 key, seed, allowed)
+        _require(
+            isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, key, seed, allowed
+        )
     duplicates = sorted(s for s, count in Counter(raw).items() if count > 1)
     _require(not duplicates, key, raw, f"{allowed} (repeated: {show(duplicates)})")
     # numpy's SeedSequence and gymnasium's reset take any integer >= 0, but torch's
@@ -291,8 +335,13 @@ def _validate_seeds(raw: Any, key: str = "seeds") -> tuple[int, ...]:
     return tuple(raw)
 
 
-def _validate_tune(raw: Any, seeds: tuple[int, ...], variants_raw: dict, train_raw: dict,
-                   variants: dict[str, TrainConfig]) -> TuneConfig:
+def _validate_tune(
+    raw: Any,
+    seeds: tuple[int, ...],
+    variants_raw: dict,
+    train_raw: dict,
+    variants: dict[str, TrainConfig],
+) -> TuneConfig:
     if raw is None:
         return TuneConfig()
     _require(isinstance(raw, dict), "tune", raw, "a mapping with keys seeds and search")
@@ -300,38 +349,66 @@ def _validate_tune(raw: Any, seeds: tuple[int, ...], variants_raw: dict, train_r
         if key not in ("seeds", "search"):
             raise _unknown_key("tune", str(key), ("seeds", "search"))
     search_raw = raw.get("search") or {}
-    _require(isinstance(search_raw, dict), "tune.search", search_raw,
-             "a mapping of variant name -> train key -> list of candidate values")
+    _require(
+        isinstance(search_raw, dict),
+        "tune.search",
+        search_raw,
+        "a mapping of variant name -> train key -> list of candidate values",
+    )
     tune_seeds = _validate_seeds(raw["seeds"], "tune.seeds") if raw.get("seeds") else ()
     if search_raw:
-        _require(bool(tune_seeds), "tune.seeds", raw.get("seeds"),
-                 "a non-empty list of seeds to tune on when tune.search is set")
+        _require(
+            bool(tune_seeds),
+            "tune.seeds",
+            raw.get("seeds"),
+            "a non-empty list of seeds to tune on when tune.search is set",
+        )
     shared = sorted(set(tune_seeds) & set(seeds))
-    _require(not shared, "tune.seeds", list(tune_seeds),
-             f"seeds disjoint from the reporting seeds {show(list(seeds))} (both hold "
-             f"{show(shared)})")
+    _require(
+        not shared,
+        "tune.seeds",
+        list(tune_seeds),
+        f"seeds disjoint from the reporting seeds {show(list(seeds))} (both hold {show(shared)})",
+    )
     search = {}
     for name, space in search_raw.items():
         check_name("tune.search", name)
         key = f"tune.search.{name}"
-        _require(name in variants, key, name,
-                 f"a variant of params.yaml ({', '.join(sorted(variants))})")
-        _require(name != REFERENCE_VARIANT, key, space,
-                 f"no search space: {REFERENCE_VARIANT!r} is the untouched tutorial, the "
-                 "reference every variant is compared with")
-        _require(isinstance(space, dict) and len(space) > 0, key, space,
-                 "a non-empty mapping of train key -> list of candidate values")
+        _require(
+            name in variants, key, name, f"a variant of params.yaml ({', '.join(sorted(variants))})"
+        )
+        _require(
+            name != REFERENCE_VARIANT,
+            key,
+            space,
+            f"no search space: {REFERENCE_VARIANT!r} is the untouched tutorial, the "
+            "reference every variant is compared with",
+        )
+        _require(
+            isinstance(space, dict) and len(space) > 0,
+            key,
+            space,
+            "a non-empty mapping of train key -> list of candidate values",
+        )
         overrides = variants_raw.get(name) or {}
         search[name] = {}
         for train_key, values in space.items():
             where = f"{key}.{train_key}"
             if train_key not in _TRAIN_TYPES:
                 raise _unknown_key(key, str(train_key), _TRAIN_TYPES)
-            _require(isinstance(values, list) and len(values) > 0, where, values,
-                     "a non-empty list of candidate values")
-            _require(train_key not in overrides, where, values,
-                     f"a key that variants.{name} does not also set (it sets "
-                     f"{train_key}: {overrides.get(train_key)!r}; remove one of the two)")
+            _require(
+                isinstance(values, list) and len(values) > 0,
+                where,
+                values,
+                "a non-empty list of candidate values",
+            )
+            _require(
+                train_key not in overrides,
+                where,
+                values,
+                f"a key that variants.{name} does not also set (it sets "
+                f"{train_key}: {overrides.get(train_key)!r}; remove one of the two)",
+            )
             kind, optional = _TRAIN_TYPES[train_key]
             checked = []
             for value in values:
@@ -361,8 +438,12 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
         if key not in sections:
             raise _unknown_key("", str(key), sections)
 
-    env = _section("env", raw.get("env"), EnvConfig, {
-        "id": (str, False), "solved_threshold": (float, False), "solve_window": (int, False)})
+    env = _section(
+        "env",
+        raw.get("env"),
+        EnvConfig,
+        {"id": (str, False), "solved_threshold": (float, False), "solve_window": (int, False)},
+    )
     if check_env:
         env = _validate_env(env)
     seeds = _validate_seeds(raw.get("seeds", list(range(10))))
@@ -373,68 +454,137 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
     variants_raw = raw.get("variants")
     if variants_raw is None:
         variants_raw = {"article": {}}
-    _require(isinstance(variants_raw, dict) and len(variants_raw) > 0, "variants", variants_raw,
-             "a non-empty mapping of variant name -> overrides of train keys")
+    _require(
+        isinstance(variants_raw, dict) and len(variants_raw) > 0,
+        "variants",
+        variants_raw,
+        "a non-empty mapping of variant name -> overrides of train keys",
+    )
     variants = {}
     for name, overrides in variants_raw.items():
         check_name("variants", name)
         key = f"variants.{name}"
         if overrides is None:
             overrides = {}
-        _require(isinstance(overrides, dict), key, overrides,
-                 "a mapping of train keys to values ({} for the train defaults)")
+        _require(
+            isinstance(overrides, dict),
+            key,
+            overrides,
+            "a mapping of train keys to values ({} for the train defaults)",
+        )
         merged = {**train_raw, **overrides}
         for override in overrides:
             if override not in _TRAIN_TYPES:
                 raise _unknown_key(key, str(override), _TRAIN_TYPES)
         variants[name] = _validate_train(key, _section(key, merged, TrainConfig, _TRAIN_TYPES))
 
-    evaluate = _section("evaluate", raw.get("evaluate"), EvaluateConfig, {
-        "episodes": (int, False), "seed_offset": (int, False), "policy": (str, False)})
-    _require(1 <= evaluate.episodes <= MAX_EVAL_EPISODES, "evaluate.episodes",
-             evaluate.episodes, f"an integer >= 1 and <= {MAX_EVAL_EPISODES:,}")
-    _require(evaluate.seed_offset >= 0, "evaluate.seed_offset", evaluate.seed_offset,
-             "an integer >= 0")
-    _require(evaluate.policy in EVAL_POLICIES, "evaluate.policy", evaluate.policy,
-             " | ".join(EVAL_POLICIES))
+    evaluate = _section(
+        "evaluate",
+        raw.get("evaluate"),
+        EvaluateConfig,
+        {"episodes": (int, False), "seed_offset": (int, False), "policy": (str, False)},
+    )
+    _require(
+        1 <= evaluate.episodes <= MAX_EVAL_EPISODES,
+        "evaluate.episodes",
+        evaluate.episodes,
+        f"an integer >= 1 and <= {MAX_EVAL_EPISODES:,}",
+    )
+    _require(
+        evaluate.seed_offset >= 0, "evaluate.seed_offset", evaluate.seed_offset, "an integer >= 0"
+    )
+    _require(
+        evaluate.policy in EVAL_POLICIES,
+        "evaluate.policy",
+        evaluate.policy,
+        " | ".join(EVAL_POLICIES),
+    )
     tune = _validate_tune(raw.get("tune"), seeds, variants_raw, train_raw, variants)
     training_seeds = set(seeds) | set(tune.seeds)
     overlap = sorted(training_seeds & {evaluate.seed_offset + s for s in training_seeds})
-    _require(not overlap, "evaluate.seed_offset", evaluate.seed_offset,
-             f"an offset whose evaluation seeds (seed_offset + seed) avoid the training seeds"
-             f" (seeds and tune.seeds); {show(overlap)} would be used for both")
+    _require(
+        not overlap,
+        "evaluate.seed_offset",
+        evaluate.seed_offset,
+        f"an offset whose evaluation seeds (seed_offset + seed) avoid the training seeds"
+        f" (seeds and tune.seeds); {show(overlap)} would be used for both",
+    )
 
-    report = _section("report", raw.get("report"), ReportConfig, {
-        "ci": (float, False), "bootstrap_resamples": (int, False),
-        "bootstrap_seed": (int, False), "smoothing_window": (int, False)})
+    report = _section(
+        "report",
+        raw.get("report"),
+        ReportConfig,
+        {
+            "ci": (float, False),
+            "bootstrap_resamples": (int, False),
+            "bootstrap_seed": (int, False),
+            "smoothing_window": (int, False),
+        },
+    )
     _require(0 < report.ci < 1, "report.ci", report.ci, "a number in (0, 1)")
-    _require(1 <= report.bootstrap_resamples <= MAX_BOOTSTRAP_RESAMPLES,
-             "report.bootstrap_resamples", report.bootstrap_resamples,
-             f"an integer >= 1 and <= {MAX_BOOTSTRAP_RESAMPLES:,}")
+    _require(
+        1 <= report.bootstrap_resamples <= MAX_BOOTSTRAP_RESAMPLES,
+        "report.bootstrap_resamples",
+        report.bootstrap_resamples,
+        f"an integer >= 1 and <= {MAX_BOOTSTRAP_RESAMPLES:,}",
+    )
     most_seeds = max(len(seeds), len(tune.seeds))
-    _require(report.bootstrap_resamples * most_seeds <= MAX_BOOTSTRAP_VALUES,
-             "report.bootstrap_resamples", report.bootstrap_resamples,
-             f"at most {MAX_BOOTSTRAP_VALUES // most_seeds:,} with {most_seeds} seeds "
-             f"(the bootstrap holds resamples x seeds values: at most {MAX_BOOTSTRAP_VALUES:,})")
-    _require(report.bootstrap_seed >= 0, "report.bootstrap_seed", report.bootstrap_seed,
-             "an integer >= 0")
-    _require(report.smoothing_window >= 1, "report.smoothing_window", report.smoothing_window,
-             "an integer >= 1")
+    _require(
+        report.bootstrap_resamples * most_seeds <= MAX_BOOTSTRAP_VALUES,
+        "report.bootstrap_resamples",
+        report.bootstrap_resamples,
+        f"at most {MAX_BOOTSTRAP_VALUES // most_seeds:,} with {most_seeds} seeds "
+        f"(the bootstrap holds resamples x seeds values: at most {MAX_BOOTSTRAP_VALUES:,})",
+    )
+    _require(
+        report.bootstrap_seed >= 0,
+        "report.bootstrap_seed",
+        report.bootstrap_seed,
+        "an integer >= 0",
+    )
+    _require(
+        report.smoothing_window >= 1,
+        "report.smoothing_window",
+        report.smoothing_window,
+        "an integer >= 1",
+    )
 
-    compute = _section("compute", raw.get("compute"), ComputeConfig, {
-        "backend": (str, False), "workers": (int, False), "ray_address": (str, True),
-        "seeds_per_task": (int, False)})
-    _require(compute.backend in BACKENDS, "compute.backend", compute.backend,
-             " | ".join(BACKENDS))
+    compute = _section(
+        "compute",
+        raw.get("compute"),
+        ComputeConfig,
+        {
+            "backend": (str, False),
+            "workers": (int, False),
+            "ray_address": (str, True),
+            "seeds_per_task": (int, False),
+        },
+    )
+    _require(compute.backend in BACKENDS, "compute.backend", compute.backend, " | ".join(BACKENDS))
     _require(compute.workers >= 1, "compute.workers", compute.workers, "an integer >= 1")
-    _require(compute.ray_address is None or compute.ray_address.strip() != "",
-             "compute.ray_address", compute.ray_address,
-             "null (a local Ray for each stage) or a cluster address such as 'head:6379'")
-    _require(compute.seeds_per_task >= 1, "compute.seeds_per_task", compute.seeds_per_task,
-             "an integer >= 1")
+    _require(
+        compute.ray_address is None or compute.ray_address.strip() != "",
+        "compute.ray_address",
+        compute.ray_address,
+        "null (a local Ray for each stage) or a cluster address such as 'head:6379'",
+    )
+    _require(
+        compute.seeds_per_task >= 1,
+        "compute.seeds_per_task",
+        compute.seeds_per_task,
+        "an integer >= 1",
+    )
 
-    return Config(env=env, seeds=seeds, train=train, variants=variants, evaluate=evaluate,
-                  report=report, compute=compute, tune=tune)
+    return Config(
+        env=env,
+        seeds=seeds,
+        train=train,
+        variants=variants,
+        evaluate=evaluate,
+        report=report,
+        compute=compute,
+        tune=tune,
+    )
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -452,7 +602,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 break
             if duplicate:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {show(key)}", key_node.start_mark)
+                    None, None, f"duplicate key {show(key)}", key_node.start_mark
+                )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -515,5 +666,8 @@ def read_selected(root: str | Path, name: str) -> dict:
 
 def changed_keys(train: TrainConfig, defaults: TrainConfig) -> dict[str, Any]:
     """The train keys a variant sets differently from the train defaults."""
-    return {f.name: getattr(train, f.name) for f in dataclasses.fields(TrainConfig)
-            if getattr(train, f.name) != getattr(defaults, f.name)}
+    return {
+        f.name: getattr(train, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(train, f.name) != getattr(defaults, f.name)
+    }

@@ -26,9 +26,13 @@ def check_env_id(env_id: str) -> tuple[int, int]:
     obs, act = env.observation_space, env.action_space
     env.close()
     if not (isinstance(obs, spaces.Box) and len(obs.shape) == 1):
-        raise ConfigError(f"env.id: {env_id!r} has observation space {obs}; allowed: a "
-                          "one-dimensional Box (e.g. CartPole-v1, Acrobot-v1)")
+        raise ConfigError(
+            f"env.id: {env_id!r} has observation space {obs}; allowed: a "
+            "one-dimensional Box (e.g. CartPole-v1, Acrobot-v1)"
+        )
     if not isinstance(act, spaces.Discrete):
-        raise ConfigError(f"env.id: {env_id!r} has action space {act}; allowed: Discrete "
-                          "(e.g. CartPole-v1, Acrobot-v1)")
+        raise ConfigError(
+            f"env.id: {env_id!r} has action space {act}; allowed: Discrete "
+            "(e.g. CartPole-v1, Acrobot-v1)"
+        )
     return int(obs.shape[0]), int(act.n)

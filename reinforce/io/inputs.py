@@ -17,8 +17,9 @@ from reinforce.io.names import show
 MAY_BE_EMPTY = ("loss",)
 
 
-def read_table(path: str | Path, columns: Sequence[str],
-               may_be_empty: Sequence[str] = MAY_BE_EMPTY) -> pd.DataFrame:
+def read_table(
+    path: str | Path, columns: Sequence[str], may_be_empty: Sequence[str] = MAY_BE_EMPTY
+) -> pd.DataFrame:
     """The CSV at path with the given numeric columns, or a one-line DataError."""
     path = Path(path)
     try:
@@ -31,8 +32,10 @@ def read_table(path: str | Path, columns: Sequence[str],
         raise DataError(f"{path}: empty; run `dvc repro` to remake it")
     # Every table is written whole, ending in a newline: without one it was cut short.
     if not data.endswith(b"\n"):
-        raise DataError(f"{path}: cut short (no newline after the last row); run "
-                        "`dvc repro --force` for its stage to remake it")
+        raise DataError(
+            f"{path}: cut short (no newline after the last row); run "
+            "`dvc repro --force` for its stage to remake it"
+        )
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
@@ -48,32 +51,43 @@ def read_table(path: str | Path, columns: Sequence[str],
         bad = values.isna() & (frame[column].notna() | (column not in may_be_empty))
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
-            raise DataError(f"{path}: empty or non-numeric values (column {column}, row "
-                            f"{row + 2}: {show(frame[column].iloc[row])})")
+            raise DataError(
+                f"{path}: empty or non-numeric values (column {column}, row "
+                f"{row + 2}: {show(frame[column].iloc[row])})"
+            )
         frame[column] = values
     return frame
 
 
-def check_counts(path: str | Path, frame: pd.DataFrame, seeds: Sequence[int],
-                 episodes: int) -> None:
+def check_counts(
+    path: str | Path, frame: pd.DataFrame, seeds: Sequence[int], episodes: int
+) -> None:
     """Every seed of params.yaml holds episodes 1..episodes once, and no other seed is
     there."""
     there = set(frame["seed"].astype(int))
     missing, extra = sorted(set(seeds) - there), sorted(there - set(seeds))
     if missing or extra:
-        raise DataError(f"{path}: seeds do not match params.yaml's "
-                        + (f"(missing {show(missing)})" if missing else "")
-                        + (f" (not in params.yaml: {show(extra)})" if extra else "")
-                        + "; run `dvc repro`")
+        raise DataError(
+            f"{path}: seeds do not match params.yaml's "
+            + (f"(missing {show(missing)})" if missing else "")
+            + (f" (not in params.yaml: {show(extra)})" if extra else "")
+            + "; run `dvc repro`"
+        )
     counts = frame.groupby("seed")["episode"].agg(["count", "nunique", "min", "max"])
-    wrong = counts[(counts["count"] != episodes) | (counts["nunique"] != episodes)
-                   | (counts["min"] != 1) | (counts["max"] != episodes)]
+    wrong = counts[
+        (counts["count"] != episodes)
+        | (counts["nunique"] != episodes)
+        | (counts["min"] != 1)
+        | (counts["max"] != episodes)
+    ]
     if len(wrong):
         seed = int(wrong.index[0])
-        raise DataError(f"{path}: seed {seed} has {int(wrong['count'].iloc[0])} rows of "
-                        f"episodes {int(wrong['min'].iloc[0])}..{int(wrong['max'].iloc[0])}; "
-                        f"params.yaml expects episodes 1..{episodes} once each; run "
-                        "`dvc repro`")
+        raise DataError(
+            f"{path}: seed {seed} has {int(wrong['count'].iloc[0])} rows of "
+            f"episodes {int(wrong['min'].iloc[0])}..{int(wrong['max'].iloc[0])}; "
+            f"params.yaml expects episodes 1..{episodes} once each; run "
+            "`dvc repro`"
+        )
 
 
 def check_runs(runs: Mapping, config, root: str | Path = ".") -> None:
@@ -87,5 +101,6 @@ def check_runs(runs: Mapping, config, root: str | Path = ".") -> None:
         else:
             episodes = config.variant(name).episodes
         check_counts(base / "train" / "curves.csv", run.curves, config.seeds, episodes)
-        check_counts(base / "eval" / "eval.csv", run.evaluation, config.seeds,
-                     config.evaluate.episodes)
+        check_counts(
+            base / "eval" / "eval.csv", run.evaluation, config.seeds, config.evaluate.episodes
+        )

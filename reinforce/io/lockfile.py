@@ -10,8 +10,10 @@ from pathlib import Path
 import yaml
 
 LOCK_FILE = "dvc.lock"
-RECOVERY = (f"restore it with `git checkout -- {LOCK_FILE}` (or delete it) and run `dvc repro` "
-            "again, or run `python -m stages.doctor --fix`")
+RECOVERY = (
+    f"restore it with `git checkout -- {LOCK_FILE}` (or delete it) and run `dvc repro` "
+    "again, or run `python -m stages.doctor --fix`"
+)
 
 
 def lock_problem(root: str | Path = ".") -> str | None:
@@ -32,8 +34,7 @@ def lock_problem(root: str | Path = ".") -> str | None:
 
 def _committed_lock(root: Path) -> bytes | None:
     """dvc.lock as git's HEAD holds it, None where git holds none."""
-    result = subprocess.run(["git", "show", f"HEAD:./{LOCK_FILE}"], cwd=root,
-                            capture_output=True)
+    result = subprocess.run(["git", "show", f"HEAD:./{LOCK_FILE}"], cwd=root, capture_output=True)
     return result.stdout if result.returncode == 0 else None
 
 
@@ -49,8 +50,12 @@ def repair_lock(root: str | Path = ".") -> str:
     if committed is not None:
         path.write_bytes(committed)
         if lock_problem(root) is None:
-            return (f"restored {LOCK_FILE} from git's HEAD (the damaged one is kept as "
-                    f"{LOCK_FILE}.damaged); run `dvc repro`")
+            return (
+                f"restored {LOCK_FILE} from git's HEAD (the damaged one is kept as "
+                f"{LOCK_FILE}.damaged); run `dvc repro`"
+            )
     path.unlink()
-    return (f"removed {LOCK_FILE} (no sound committed one; the damaged one is kept as "
-            f"{LOCK_FILE}.damaged); run `dvc repro`, which reruns every stage")
+    return (
+        f"removed {LOCK_FILE} (no sound committed one; the damaged one is kept as "
+        f"{LOCK_FILE}.damaged); run `dvc repro`, which reruns every stage"
+    )

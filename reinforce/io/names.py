@@ -12,8 +12,10 @@ from reinforce.io.errors import ConfigError
 # name (train@<name>) and an argument of a shell command (dvc.yaml's cmd): letters, digits,
 # '-' and '_' only, starting with a letter or digit (so never an option such as --out).
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-SAFE_NAME_RULE = ("1 to 64 letters, digits, '-' or '_', starting with a letter or digit "
-                  "(a name becomes a folder and a command argument)")
+SAFE_NAME_RULE = (
+    "1 to 64 letters, digits, '-' or '_', starting with a letter or digit "
+    "(a name becomes a folder and a command argument)"
+)
 
 # The longest echo of a value in a message: a long list or a YAML alias bomb is shown cut,
 # never whole (reprlib also bounds the depth and the items it looks at).
@@ -26,7 +28,7 @@ _repr.maxstring, _repr.maxother, _repr.maxlong = MAX_ECHO, MAX_ECHO, MAX_ECHO
 def show(value) -> str:
     """repr(value), cut at MAX_ECHO characters with '...'."""
     text = _repr.repr(value)
-    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO - 3] + "..."
+    return text if len(text) <= MAX_ECHO else text[: MAX_ECHO - 3] + "..."
 
 
 def is_safe_name(name) -> bool:

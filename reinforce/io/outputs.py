@@ -35,6 +35,8 @@ def flatten(record: dict, prefix: str = "") -> dict:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
 _TEMP_PREFIX = ".tmp-"
 
 
@@ -70,9 +72,11 @@ def check_output_folder(path: str | Path, stage: str, owns) -> None:
     refuse a parent this process cannot write into, before any work."""
     path = Path(path)
     if _holds_cwd_or_repo(path):
-        raise ConfigError(f"--out: got {show(str(path))}; allowed: a new folder or a previous "
-                          f"output of {stage}, never the working folder, one above it or a "
-                          "repository")
+        raise ConfigError(
+            f"--out: got {show(str(path))}; allowed: a new folder or a previous "
+            f"output of {stage}, never the working folder, one above it or a "
+            "repository"
+        )
     if path.exists() and not path.is_dir():
         raise ConfigError(f"--out: got {show(str(path))}; it is a file; allowed: a folder")
     if path.is_dir():
@@ -80,13 +84,15 @@ def check_output_folder(path: str | Path, stage: str, owns) -> None:
         if foreign:
             raise ConfigError(
                 f"--out: got {show(str(path))}; it holds {show(foreign)}, which {stage} never "
-                f"writes; allowed: a new or empty folder, or a previous output of {stage}")
+                f"writes; allowed: a new or empty folder, or a previous output of {stage}"
+            )
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out: got {show(str(path))}; {parent} is not writable; nothing "
-                          "was run")
+        raise ConfigError(
+            f"--out: got {show(str(path))}; {parent} is not writable; nothing was run"
+        )
 
 
 @contextmanager
@@ -98,8 +104,10 @@ def atomic_directory(path: str | Path):
     """
     path = Path(path)
     if _holds_cwd_or_repo(path):
-        raise ConfigError(f"{path}: refusing to replace the working folder, one above it or a "
-                          "repository with an output")
+        raise ConfigError(
+            f"{path}: refusing to replace the working folder, one above it or a "
+            "repository with an output"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f"{_TEMP_PREFIX}{path.name}.*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -158,8 +166,9 @@ def container_identity() -> dict:
     keys = ("REINFORCE_IMAGE_BASE", "REINFORCE_IMAGE_REVISION")
     identity = {key.lower(): os.environ[key] for key in keys if os.environ.get(key)}
     if identity:
-        identity["requirements_sha256"] = requirements_sha256(os.environ.get(
-            "REINFORCE_IMAGE_REQUIREMENTS_DIR", "."))
+        identity["requirements_sha256"] = requirements_sha256(
+            os.environ.get("REINFORCE_IMAGE_REQUIREMENTS_DIR", ".")
+        )
     return identity
 
 
@@ -171,13 +180,18 @@ _noted = False
 
 def promise_note(fingerprint: dict) -> str | None:
     """One line when this environment stands outside the reproducibility promise."""
-    outside = [f"{key} {fingerprint.get(key)}" for key, value in PROMISE.items()
-               if fingerprint.get(key) != value]
+    outside = [
+        f"{key} {fingerprint.get(key)}"
+        for key, value in PROMISE.items()
+        if fingerprint.get(key) != value
+    ]
     if not outside:
         return None
-    return (f"note: this machine is outside the reproducibility promise ({', '.join(outside)}; "
-            f"promised: {', '.join(PROMISE.values())}): it runs, but its bytes may differ from the "
-            f"committed run's; {FINGERPRINT_FILE} records what it ran with")
+    return (
+        f"note: this machine is outside the reproducibility promise ({', '.join(outside)}; "
+        f"promised: {', '.join(PROMISE.values())}): it runs, but its bytes may differ from the "
+        f"committed run's; {FINGERPRINT_FILE} records what it ran with"
+    )
 
 
 def write_fingerprint(folder: str | Path) -> None:
@@ -186,8 +200,9 @@ def write_fingerprint(folder: str | Path) -> None:
     if not _noted and (note := promise_note(fingerprint)):
         print(note, file=sys.stderr)
         _noted = True
-    write_atomic(Path(folder) / FINGERPRINT_FILE, json.dumps(
-        fingerprint, indent=2, sort_keys=True) + "\n")
+    write_atomic(
+        Path(folder) / FINGERPRINT_FILE, json.dumps(fingerprint, indent=2, sort_keys=True) + "\n"
+    )
 
 
 def fingerprint_mismatch(folder: str | Path) -> str | None:
@@ -200,8 +215,11 @@ def fingerprint_mismatch(folder: str | Path) -> str | None:
     except (OSError, ValueError):
         return f"{recorded_path}: unreadable environment record"
     current = environment_fingerprint()
-    differences = [f"{key} {recorded.get(key)!r} -> {current[key]!r}" for key in current
-                   if recorded.get(key) != current[key]]
+    differences = [
+        f"{key} {recorded.get(key)!r} -> {current[key]!r}"
+        for key in current
+        if recorded.get(key) != current[key]
+    ]
     if not differences:
         return None
     return f"{folder} was made under another environment: {'; '.join(differences)}"

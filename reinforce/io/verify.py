@@ -31,9 +31,9 @@ PROMISE = 'README, "What the reproducibility promise covers"'
 @dataclass
 class Verdict:
     identical: bool
-    outputs: dict[str, str] = field(default_factory=dict)      # out path -> what differs
-    deps: list[str] = field(default_factory=list)               # deps whose hash differs
-    environment: list[str] = field(default_factory=list)        # "field: committed -> here"
+    outputs: dict[str, str] = field(default_factory=dict)  # out path -> what differs
+    deps: list[str] = field(default_factory=list)  # deps whose hash differs
+    environment: list[str] = field(default_factory=list)  # "field: committed -> here"
     committed_environment: dict | None = None
     reproduced_environment: dict | None = None
 
@@ -54,8 +54,11 @@ def _tree(path: Path) -> dict[str, str]:
     """sha256 of every file under path (or of path itself), by relative name."""
     if path.is_file():
         return {"": hashlib.sha256(path.read_bytes()).hexdigest()}
-    return {str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(path.rglob("*")) if f.is_file()}
+    return {
+        str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(path.rglob("*"))
+        if f.is_file()
+    }
 
 
 def _differing_files(committed: Path, reproduced: Path) -> str:
@@ -74,8 +77,11 @@ def _differing_files(committed: Path, reproduced: Path) -> str:
 def environment_differences(committed: dict, here: dict) -> list[str]:
     """One "field: committed -> here" line per fingerprint field that differs."""
     old, new = flatten(committed), flatten(here)
-    return [f"{name}: {old.get(name)!r} (committed) -> {new.get(name)!r} (here)"
-            for name in sorted(old.keys() | new.keys()) if old.get(name) != new.get(name)]
+    return [
+        f"{name}: {old.get(name)!r} (committed) -> {new.get(name)!r} (here)"
+        for name in sorted(old.keys() | new.keys())
+        if old.get(name) != new.get(name)
+    ]
 
 
 def committed_environment(root: Path) -> dict | None:
@@ -111,13 +117,17 @@ def compare(committed: Path, reproduced: Path) -> Verdict:
     def made_here(dep: str) -> bool:  # an output of the pipeline, or a folder holding outputs
         return any(dep == out or out.startswith(dep.rstrip("/") + "/") for out in outs)
 
-    verdict.deps = sorted(path for path in old_deps.keys() | new_deps.keys()
-                          if not made_here(path) and old_deps.get(path) != new_deps.get(path))
+    verdict.deps = sorted(
+        path
+        for path in old_deps.keys() | new_deps.keys()
+        if not made_here(path) and old_deps.get(path) != new_deps.get(path)
+    )
     verdict.committed_environment = committed_environment(committed)
     verdict.reproduced_environment = reproduced_environment(reproduced)
     if verdict.committed_environment and verdict.reproduced_environment:
-        verdict.environment = environment_differences(verdict.committed_environment,
-                                                      verdict.reproduced_environment)
+        verdict.environment = environment_differences(
+            verdict.committed_environment, verdict.reproduced_environment
+        )
     return verdict
 
 
@@ -134,10 +144,17 @@ def cpu_summary() -> str:
                 break
     except OSError:
         pass
-    units = ", ".join(f"{name} {'yes' if name in flags else 'no'}"
-                      for name in ("avx2", "fma", "avx512f")) if flags else "flags unknown"
-    return (f"this CPU: {machine} ({units}); torch runs its "
-            f"{torch.backends.cpu.get_cpu_capability()} kernels")
+    units = (
+        ", ".join(
+            f"{name} {'yes' if name in flags else 'no'}" for name in ("avx2", "fma", "avx512f")
+        )
+        if flags
+        else "flags unknown"
+    )
+    return (
+        f"this CPU: {machine} ({units}); torch runs its "
+        f"{torch.backends.cpu.get_cpu_capability()} kernels"
+    )
 
 
 def explain(verdict: Verdict) -> str:
@@ -151,33 +168,42 @@ def explain(verdict: Verdict) -> str:
         else:
             lines.append("every output is identical, but dvc.lock differs:")
         if verdict.deps:
-            lines.append("  dependencies that differ from the committed dvc.lock (code or data "
-                         "changed since that run): " + ", ".join(verdict.deps))
+            lines.append(
+                "  dependencies that differ from the committed dvc.lock (code or data "
+                "changed since that run): " + ", ".join(verdict.deps)
+            )
     if verdict.environment:
         lines.append("the environment fingerprint differs from the committed run's:")
         lines += [f"  {line}" for line in verdict.environment]
     elif verdict.committed_environment is None:
-        lines.append("the committed run's environment is not recorded here "
-                     f"({REPORT} has no environment block)")
+        lines.append(
+            "the committed run's environment is not recorded here "
+            f"({REPORT} has no environment block)"
+        )
     elif not verdict.identical:
         lines.append("the environment fingerprint is the same as the committed run's.")
     lines.append(cpu_summary())
     if not verdict.identical:
         if verdict.outside_promise:
-            lines.append(f"This run stands outside the promise ({PROMISE}): the same bytes are "
-                         "promised only for the committed environment (x86_64 with AVX2, the "
-                         "pins, Python and packages of requirements.txt). Other bytes are "
-                         "expected here, not a bug.")
+            lines.append(
+                f"This run stands outside the promise ({PROMISE}): the same bytes are "
+                "promised only for the committed environment (x86_64 with AVX2, the "
+                "pins, Python and packages of requirements.txt). Other bytes are "
+                "expected here, not a bug."
+            )
         elif verdict.outputs:
-            lines.append("Same environment, other bytes: this looks like a bug. Please report it "
-                         "with this output and dvc.lock.")
+            lines.append(
+                "Same environment, other bytes: this looks like a bug. Please report it "
+                "with this output and dvc.lock."
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("committed", type=Path,
-                        help="the committed repository (its dvc.lock, reports/)")
+    parser.add_argument(
+        "committed", type=Path, help="the committed repository (its dvc.lock, reports/)"
+    )
     parser.add_argument("reproduced", type=Path, help="where `dvc repro --force` just ran")
     args = parser.parse_args(argv)
     verdict = compare(args.committed, args.reproduced)

@@ -44,6 +44,7 @@ def _compile(function):
 
 # ------------------------------------------------------------------------------- policy
 
+
 @_compile
 def _row_action(x, w1, b1, w2, b2, gumbel, sample, hidden, logits):
     """One seed's action for the float32 observation x: (in,) with its weights w1 (in, H),
@@ -81,14 +82,17 @@ def policy_actions(obs, envs, w1, b1, w2, b2, gumbel, sample, actions):
     logits = np.empty(w2.shape[2], dtype=np.float32)
     for row in range(obs.shape[0]):
         k = envs[row]
-        actions[row] = _row_action(obs[row], w1[k], b1[k], w2[k], b2[k], gumbel[row], sample,
-                                   hidden, logits)
+        actions[row] = _row_action(
+            obs[row], w1[k], b1[k], w2[k], b2[k], gumbel[row], sample, hidden, logits
+        )
 
 
 # ----------------------------------------------------------------------------- CartPole
 
+
 class CartPolePhysics(NamedTuple):
     """CartPoleEnv's constants, as it computes them (Python floats, float64 here)."""
+
     force_mag: float
     polemass_length: float
     total_mass: float
@@ -103,6 +107,7 @@ class CartPolePhysics(NamedTuple):
 class Rows(NamedTuple):
     """The still-running envs: row r is env index[r], its float64 state state[:, r]
     (4, rows) and the steps elapsed[r] of its episode, cut at max_steps."""
+
     state: np.ndarray
     elapsed: np.ndarray
     index: np.ndarray
@@ -112,6 +117,7 @@ class Rows(NamedTuple):
 class Record(NamedTuple):
     """The running episodes, written in place: observation obs[env, t] (envs, steps, 4)
     float32 and action actions[env, t] (envs, steps) int64."""
+
     obs: np.ndarray
     actions: np.ndarray
 
@@ -129,8 +135,11 @@ def _step_row(rows, row, action, cos, sin, physics, new_state, terminated, trunc
     """CartPoleEnv.step's Euler update of rows.state[:, row] into new_state[:, row] (which
     may be rows.state itself), its termination (x or theta out of bounds) and the time
     limit (rows.elapsed is advanced); returns whether the row's episode ended."""
-    force_mag, polemass_length, total_mass = (physics.force_mag, physics.polemass_length,
-                                              physics.total_mass)
+    force_mag, polemass_length, total_mass = (
+        physics.force_mag,
+        physics.polemass_length,
+        physics.total_mass,
+    )
     gravity, length, masspole, tau = physics.gravity, physics.length, physics.masspole, physics.tau
     x_threshold, theta_threshold = physics.x_threshold, physics.theta_threshold_radians
     state, elapsed = rows.state, rows.elapsed
@@ -139,7 +148,8 @@ def _step_row(rows, row, action, cos, sin, physics, new_state, terminated, trunc
     force = force_mag if action == 1 else -force_mag
     temp = (force + polemass_length * (theta_dot * theta_dot) * sin) / total_mass
     thetaacc = (gravity * sin - cos * temp) / (
-        length * (4.0 / 3.0 - masspole * (cos * cos) / total_mass))
+        length * (4.0 / 3.0 - masspole * (cos * cos) / total_mass)
+    )
     xacc = temp - polemass_length * thetaacc * cos / total_mass
     x = x + tau * x_dot
     x_dot = x_dot + tau * xacc
@@ -147,16 +157,18 @@ def _step_row(rows, row, action, cos, sin, physics, new_state, terminated, trunc
     theta_dot = theta_dot + tau * thetaacc
     new_state[0, row], new_state[1, row] = x, x_dot
     new_state[2, row], new_state[3, row] = theta, theta_dot
-    terminated[row] = (x < -x_threshold or x > x_threshold
-                       or theta < -theta_threshold or theta > theta_threshold)
+    terminated[row] = (
+        x < -x_threshold or x > x_threshold or theta < -theta_threshold or theta > theta_threshold
+    )
     elapsed[row] += 1
     truncated[row] = elapsed[row] >= rows.max_steps
     return terminated[row] or truncated[row]
 
 
 @_compile
-def euler_step(rows, actions, costheta, sintheta, physics, new_state, obs, record,
-               terminated, truncated):
+def euler_step(
+    rows, actions, costheta, sintheta, physics, new_state, obs, record, terminated, truncated
+):
     """One Euler step of every row: rows.state (4, rows) float64 -> new_state, the float32
     observation obs (rows, 4), termination, and the time limit (rows.elapsed is advanced).
     Returns the number of rows whose episode ended. Row r first records the observation it
@@ -170,8 +182,17 @@ def euler_step(rows, actions, costheta, sintheta, physics, new_state, obs, recor
             k, t = index[row], elapsed[row]
             _record_observation(state, row, record, k, t)
             record.actions[k, t] = actions[row]
-        if _step_row(rows, row, actions[row], costheta[row], sintheta[row], physics,
-                     new_state, terminated, truncated):
+        if _step_row(
+            rows,
+            row,
+            actions[row],
+            costheta[row],
+            sintheta[row],
+            physics,
+            new_state,
+            terminated,
+            truncated,
+        ):
             ended += 1
         for i in range(4):
             obs[row, i] = np.float32(new_state[i, row])
@@ -199,12 +220,30 @@ def play_cartpole(rows, physics, weights, noise, step, sample, record, terminate
         for row in range(state.shape[1]):
             k, t = index[row], elapsed[row]
             _record_observation(state, row, record, k, t)
-            action = _row_action(record.obs[k, t], w1[k], b1[k], w2[k], b2[k],
-                                 noise[k, column], sample, hidden, logits)
+            action = _row_action(
+                record.obs[k, t],
+                w1[k],
+                b1[k],
+                w2[k],
+                b2[k],
+                noise[k, column],
+                sample,
+                hidden,
+                logits,
+            )
             record.actions[k, t] = action
             theta = state[2, row]
-            if _step_row(rows, row, action, np.cos(theta), np.sin(theta), physics, state,
-                         terminated, truncated):
+            if _step_row(
+                rows,
+                row,
+                action,
+                np.cos(theta),
+                np.sin(theta),
+                physics,
+                state,
+                terminated,
+                truncated,
+            ):
                 ended += 1
         step += 1
         taken += 1
@@ -225,8 +264,9 @@ def compiled_trig_matches_numpy() -> bool:
     limit before a step, 0.05 at a reset). With the pinned NumPy both are the C library's
     here; a NumPy with SIMD float64 sin/cos would differ in some last bits, and the
     lockstep runner then takes the per-step path, which passes NumPy's values in."""
-    angles = np.concatenate([np.linspace(-0.25, 0.25, 200_001),
-                             np.random.default_rng(0).uniform(-0.25, 0.25, 200_000)])
+    angles = np.concatenate(
+        [np.linspace(-0.25, 0.25, 200_001), np.random.default_rng(0).uniform(-0.25, 0.25, 200_000)]
+    )
     cos, sin = np.empty_like(angles), np.empty_like(angles)
     _compiled_cos_sin(angles, cos, sin)
     return cos.tobytes() == np.cos(angles).tobytes() and sin.tobytes() == np.sin(angles).tobytes()

@@ -39,9 +39,11 @@ class CartPoleBatch:
         first = self.envs[0]
         # The constants as CartPoleEnv computes them (Python floats), read from the env.
         self.physics = _kernels.CartPolePhysics(
-            *(float(getattr(first, name)) for name in _kernels.CartPolePhysics._fields))
-        self._no_record = _kernels.Record(np.empty((0, 1, 4), dtype=np.float32),
-                                          np.empty((0, 1), dtype=np.int64))
+            *(float(getattr(first, name)) for name in _kernels.CartPolePhysics._fields)
+        )
+        self._no_record = _kernels.Record(
+            np.empty((0, 1, 4), dtype=np.float32), np.empty((0, 1), dtype=np.int64)
+        )
         self.any_ended = False
         self.index = np.arange(len(seeds))
         self.state = np.stack([self._reset(k, int(seed)) for k, seed in enumerate(seeds)], axis=1)
@@ -56,9 +58,13 @@ class CartPoleBatch:
         except Exception:  # noqa: BLE001  (check_env_id reports it)
             return False
         core = env.unwrapped
-        ok = (type(core) is CartPoleEnv and env.spec.max_episode_steps is not None
-              and core.kinematics_integrator == "euler" and not core._sutton_barto_reward
-              and core.render_mode is None)
+        ok = (
+            type(core) is CartPoleEnv
+            and env.spec.max_episode_steps is not None
+            and core.kinematics_integrator == "euler"
+            and not core._sutton_barto_reward
+            and core.render_mode is None
+        )
         env.close()
         return ok
 
@@ -72,8 +78,11 @@ class CartPoleBatch:
             return self.state[:, row].astype(np.float32)
         return self.state.T.astype(np.float32, order="C")
 
-    def step(self, actions: np.ndarray, record: tuple[np.ndarray, np.ndarray] | None = None,
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def step(
+        self,
+        actions: np.ndarray,
+        record: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One step of every row: (observations float32, terminated, truncated). The reward
         is 1.0 for every step, the terminating one included (CartPoleEnv's default).
 
@@ -86,14 +95,31 @@ class CartPoleBatch:
         obs = np.empty((rows, 4), dtype=np.float32)
         terminated = np.empty(rows, dtype=bool)
         truncated = np.empty(rows, dtype=bool)
-        self.any_ended = _kernels.euler_step(
-            self._rows(), actions, np.cos(theta), np.sin(theta), self.physics, state, obs,
-            _kernels.Record(*record) if record else self._no_record, terminated, truncated) > 0
+        self.any_ended = (
+            _kernels.euler_step(
+                self._rows(),
+                actions,
+                np.cos(theta),
+                np.sin(theta),
+                self.physics,
+                state,
+                obs,
+                _kernels.Record(*record) if record else self._no_record,
+                terminated,
+                truncated,
+            )
+            > 0
+        )
         self.state = state
         return obs, terminated, truncated
 
-    def play(self, weights: tuple[np.ndarray, ...], noise: np.ndarray | None, step: int,
-             record: tuple[np.ndarray, np.ndarray]) -> tuple[int, np.ndarray, np.ndarray]:
+    def play(
+        self,
+        weights: tuple[np.ndarray, ...],
+        noise: np.ndarray | None,
+        step: int,
+        record: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[int, np.ndarray, np.ndarray]:
         """Play lockstep steps with each env's action from its own stacked policy (weights:
         w1, b1, w2, b2 indexed by env, as policy.StackedPolicies holds them), sampled with
         noise[env, step % block] (noise (envs, block, actions), None for greedy), recording
@@ -108,8 +134,17 @@ class CartPoleBatch:
         sample = noise is not None
         if noise is None:
             noise = np.zeros((len(self.envs), 1, weights[2].shape[2]))
-        taken = _kernels.play_cartpole(self._rows(), self.physics, tuple(weights), noise, step,
-                                       sample, _kernels.Record(*record), terminated, truncated)
+        taken = _kernels.play_cartpole(
+            self._rows(),
+            self.physics,
+            tuple(weights),
+            noise,
+            step,
+            sample,
+            _kernels.Record(*record),
+            terminated,
+            truncated,
+        )
         self.any_ended = bool(terminated.any() or truncated.any())
         return taken, terminated, truncated
 

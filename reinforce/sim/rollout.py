@@ -32,13 +32,16 @@ class CompiledActor(Protocol):
 
     def __call__(self, obs_rows: np.ndarray, active: np.ndarray, step: int) -> np.ndarray: ...
 
-    def arrays_at(self, step: int, active: np.ndarray,
-                  ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]: ...
+    def arrays_at(
+        self,
+        step: int,
+        active: np.ndarray,
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]: ...
 
 
 @dataclass
 class Episode:
-    obs: np.ndarray      # (T, obs_dim) float32, the states actions were taken in
+    obs: np.ndarray  # (T, obs_dim) float32, the states actions were taken in
     actions: np.ndarray  # (T,) int64
     rewards: np.ndarray  # (T,) float64
     # True when the episode ended by termination, False when the time limit truncated it.
@@ -48,8 +51,14 @@ class Episode:
     final_obs: np.ndarray | None = None
 
 
-def run_lockstep(env_id: str, env_seeds: Sequence[int], episodes: int, choose: Choose,
-                 on_episode_end: OnEpisodeEnd, fast: bool = True) -> int:
+def run_lockstep(
+    env_id: str,
+    env_seeds: Sequence[int],
+    episodes: int,
+    choose: Choose,
+    on_episode_end: OnEpisodeEnd,
+    fast: bool = True,
+) -> int:
     """Play `episodes` episodes in each of len(env_seeds) environments side by side.
 
     choose(obs_rows, active, step) gets the current observation of every active env (rows
@@ -64,8 +73,13 @@ def run_lockstep(env_id: str, env_seeds: Sequence[int], episodes: int, choose: C
     return _run_generic(env_id, env_seeds, episodes, choose, on_episode_end)
 
 
-def _run_cartpole(env_id: str, env_seeds: Sequence[int], episodes: int, choose: Choose,
-                  on_episode_end: OnEpisodeEnd) -> int:
+def _run_cartpole(
+    env_id: str,
+    env_seeds: Sequence[int],
+    episodes: int,
+    choose: Choose,
+    on_episode_end: OnEpisodeEnd,
+) -> int:
     batch = CartPoleBatch(env_id, env_seeds)
     # Stacked policies need no call back into Python per step: the compiled loop plays
     # until an episode ends (or a noise block is used up), a few hundred steps per call.
@@ -79,8 +93,9 @@ def _run_cartpole(env_id: str, env_seeds: Sequence[int], episodes: int, choose: 
         while len(batch.index):
             active = batch.index
             if compiled:
-                taken, terminated, truncated = batch.play(*choose.arrays_at(step, active), step,
-                                                          record)
+                taken, terminated, truncated = batch.play(
+                    *choose.arrays_at(step, active), step, record
+                )
             else:
                 actions = np.asarray(choose(batch.observation(), active, step), dtype=np.int64)
                 _, terminated, truncated = batch.step(actions, record)
@@ -92,10 +107,16 @@ def _run_cartpole(env_id: str, env_seeds: Sequence[int], episodes: int, choose: 
             keep = np.ones(len(active), dtype=bool)
             for row in np.flatnonzero(terminated | truncated).tolist():
                 k, length = int(active[row]), int(batch.elapsed[row])
-                on_episode_end(k, Episode(
-                    obs=record[0][k, :length].copy(), actions=record[1][k, :length].copy(),
-                    rewards=np.ones(length, dtype=np.float64),
-                    terminated=bool(terminated[row]), final_obs=batch.observation(row)))
+                on_episode_end(
+                    k,
+                    Episode(
+                        obs=record[0][k, :length].copy(),
+                        actions=record[1][k, :length].copy(),
+                        rewards=np.ones(length, dtype=np.float64),
+                        terminated=bool(terminated[row]),
+                        final_obs=batch.observation(row),
+                    ),
+                )
                 done_episodes[k] += 1
                 if done_episodes[k] == episodes:
                     keep[row] = False
@@ -108,8 +129,13 @@ def _run_cartpole(env_id: str, env_seeds: Sequence[int], episodes: int, choose: 
         batch.close()
 
 
-def _run_generic(env_id: str, env_seeds: Sequence[int], episodes: int, choose: Choose,
-                 on_episode_end: OnEpisodeEnd) -> int:
+def _run_generic(
+    env_id: str,
+    env_seeds: Sequence[int],
+    episodes: int,
+    choose: Choose,
+    on_episode_end: OnEpisodeEnd,
+) -> int:
     envs = [make_env(env_id) for _ in env_seeds]
     try:
         current = [env.reset(seed=int(s))[0] for env, s in zip(envs, env_seeds)]
@@ -132,11 +158,16 @@ def _run_generic(env_id: str, env_seeds: Sequence[int], episodes: int, choose: C
                 if terminated or truncated:
                     buffers[k] = ([], [], [])
                     done_episodes[k] += 1
-                    on_episode_end(k, Episode(obs=np.stack(states).astype(np.float32),
-                                              actions=np.asarray(acts, dtype=np.int64),
-                                              rewards=np.asarray(rewards, dtype=np.float64),
-                                              terminated=bool(terminated),
-                                              final_obs=np.asarray(next_obs, dtype=np.float32)))
+                    on_episode_end(
+                        k,
+                        Episode(
+                            obs=np.stack(states).astype(np.float32),
+                            actions=np.asarray(acts, dtype=np.int64),
+                            rewards=np.asarray(rewards, dtype=np.float64),
+                            terminated=bool(terminated),
+                            final_obs=np.asarray(next_obs, dtype=np.float32),
+                        ),
+                    )
                     if done_episodes[k] == episodes:
                         continue
                     next_obs, _ = envs[k].reset()
