@@ -316,3 +316,31 @@ def test_select_prints_the_warnings_and_writes_the_same_selection(tmp_path, caps
         "lr": 0.001
     }
     assert "warning" not in (tmp_path / "tuning/selected/tuned.json").read_text()
+
+
+def test_censoring_in_steps_that_flatters_a_claim_does_not_establish_it():
+    # the reference's unsolved seeds stopped at 20 and 30 steps, before the last solve (400)
+    early = claims.censored_early([100, 200, 400], [1, 1, 1], [20, 30, 150, 900], [0, 0, 1, 0])
+    assert early == {"variant": 0, "reference": 2}  # 900 is after the last solve
+    assert claims.censored_early([5], [0], [7], [0]) == {"variant": 0, "reference": 0}
+
+    def verdict_for(statistic: float) -> str:
+        row = {
+            "variant": "v",
+            "metric": "steps_to_solve",
+            "test": "logrank",
+            "effect_value": 1.0,
+            "statistic": statistic,
+            "p": 1e-4,
+            "significant": True,
+        }
+        statistics = {
+            "tests": {"reference": "article"},
+            "variants": {"v": {"claims": {"steps_to_solve": {"censored_early": early}}}},
+        }
+        return claims.verdict(row, statistics)
+
+    # "solves later" is what the reference's early censoring flatters: not established
+    assert verdict_for(-3.0).startswith("not established: 2 unsolved seed(s) of article")
+    # "solves sooner" holds although the bias worked against it
+    assert verdict_for(3.0) == "established: solves sooner"

@@ -247,6 +247,7 @@ def extend_statistics(
             my = variants[reference]["time_to_solve"][unit]["median"]
             claim[metric] = {
                 "logrank": survival.logrank(tx, sx, ty, sy),
+                "censored_early": censored_early(tx, sx, ty, sy) if unit == "env_steps" else None,
                 "median_difference": None if mx is None or my is None else mx - my,
                 "power": {
                     "events": int(sx.sum() + sy.sum()),
@@ -365,10 +366,43 @@ def direction(row: dict) -> str:
     return "higher" if better else "lower"
 
 
+def censored_early(tx, sx, ty, sy) -> dict[str, int]:
+    """Per side, the unsolved seeds censored before the pair's last solve.
+
+    In episodes every unsolved seed is censored at its variant's fixed budget, whatever it
+    did; in env steps its budget is the steps it played, so a seed that collapsed (short
+    episodes) leaves the data early. That censoring depends on how the run went, which the
+    log-rank test assumes it does not, and it flatters the side it happens on: its curve
+    loses its worst seeds before they could fail to solve."""
+    tx, sx, ty, sy = (np.asarray(a) for a in (tx, sx, ty, sy))
+    solves = np.concatenate([tx[sx.astype(bool)], ty[sy.astype(bool)]])
+    if solves.size == 0:
+        return {"variant": 0, "reference": 0}
+    last = solves.max()
+    return {
+        "variant": int(np.sum(~sx.astype(bool) & (tx < last))),
+        "reference": int(np.sum(~sy.astype(bool) & (ty < last))),
+    }
+
+
 def verdict(row: dict, statistics: dict) -> str:
     """The row's verdict: established (Holm-corrected p below alpha) and which way, the
-    ceiling for a final return that cannot separate the variants, or not established."""
+    ceiling for a final return that cannot separate the variants, or not established.
+
+    A time to solve in env steps is not established where its direction is the one the
+    early censoring of censored_early flatters: "solves later" where the reference lost
+    seeds early, "solves sooner" where the variant did."""
     if row["significant"]:
+        if row["metric"] == "steps_to_solve":
+            entry = statistics["variants"][row["variant"]]
+            early = entry["claims"]["steps_to_solve"]["censored_early"] or {}
+            side = "reference" if direction(row) == "solves later" else "variant"
+            if early.get(side):
+                who = statistics["tests"]["reference"] if side == "reference" else row["variant"]
+                return (
+                    f"not established: {early[side]} unsolved seed(s) of {who} stopped at "
+                    "fewer env steps than the last solve, which flatters it"
+                )
         return f"established: {direction(row)}"
     if row["metric"] == "final_return":
         note = statistics["variants"][row["variant"]]["claims"]["final_return"]["ceiling"]

@@ -116,7 +116,7 @@ def summary(name: str, rows: list[dict], variants: dict) -> str:
     for metric in dict.fromkeys(row["metric"] for row in rows):
         mine = [r for r in rows if r["variant"] == name and r["metric"] == metric]
         tested = [r for r in mine if r["p"] is not None]
-        significant = [r for r in tested if r["significant"]]
+        significant = [r for r in tested if r["verdict"].startswith("established")]
         label = metric_label(mine[0], variants)
         if tested and len(significant) == len(tested):
             established.append(
@@ -131,7 +131,8 @@ def summary(name: str, rows: list[dict], variants: dict) -> str:
                 f"{label.capitalize()} cannot separate them: {mine[0]['verdict'].split(': ', 1)[1]}"
             )
         else:
-            rest.append(label)
+            reasons = [r["verdict"].split(": ", 1)[1] for r in mine if ": " in r["verdict"]]
+            rest.append(f"{label} ({reasons[0]})" if reasons else label)
     parts = []
     if established:
         parts.append("**Established**: " + "; ".join(established))
