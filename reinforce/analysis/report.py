@@ -490,10 +490,12 @@ def plot_time_to_solve(data: ReportData):
             )
             rows = data.seeds[(data.seeds["variant"] == name) & ~data.seeds["solved"].astype(bool)]
             if len(rows):
-                last = km["solved"][-1]
+                censored = rows[budget].to_numpy(dtype=float)
+                # on the curve where it stands at each censoring time (a step function)
+                at = np.searchsorted(np.asarray(km["time"], dtype=float), censored, "right") - 1
                 ax.plot(
-                    rows[budget].to_numpy(dtype=float),
-                    np.full(len(rows), last),
+                    censored,
+                    np.asarray(km["solved"], dtype=float)[np.clip(at, 0, None)],
                     marker="x",
                     color=color,
                     linestyle="none",
