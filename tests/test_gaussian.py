@@ -107,12 +107,14 @@ def test_actions_are_clipped_at_the_env_step_only():
 
 
 @pytest.mark.parametrize("cfg", [SMALL, ACTOR_CRITIC], ids=["article", "actor-critic"])
-def test_a_seed_is_the_same_bytes_alone_and_beside_others(cfg):
+def test_a_seed_is_the_same_bytes_alone_beside_others_and_in_workers(cfg):
     alone = train_variant(cfg, "Pendulum-v1", [3])
     together = train_variant(cfg, "Pendulum-v1", [0, 3])
+    in_workers = train_variant(cfg, "Pendulum-v1", [0, 3], workers=2)
     seed3 = together.curves[together.curves.seed == 3].reset_index(drop=True)
     assert alone.curves.to_csv() == seed3.to_csv()
-    assert alone.checkpoints[3] == together.checkpoints[3]
+    assert alone.checkpoints[3] == together.checkpoints[3] == in_workers.checkpoints[3]
+    assert together.curves.to_csv() == in_workers.curves.to_csv()
     assert alone.curves.to_csv() != together.curves[together.curves.seed == 0].to_csv()
     policy, meta = load_policy(io.BytesIO(alone.checkpoints[3]))
     assert isinstance(policy, GaussianPolicy) and meta["policy_head"] == "gaussian"
