@@ -11,13 +11,7 @@ import pandas as pd
 import torch
 
 from reinforce import seeding
-from reinforce.agent.policy import (
-    GumbelStreams,
-    StackedActor,
-    StackedPolicies,
-    load_policy,
-    policy_path,
-)
+from reinforce.agent.policy import load_policy, make_actor, policy_path
 from reinforce.compute.backends import LocalBackend, RayBackend
 from reinforce.compute.workers import Progress
 from reinforce.io.config import EvaluateConfig
@@ -93,11 +87,11 @@ def evaluate_seeds(
     """Evaluate the given seeds side by side in this process: rows (seed, episode, return)."""
     torch.set_num_threads(1)
     policies = [load_policy(io.BytesIO(checkpoints[seed]))[0] for seed in seeds]
-    stack = StackedPolicies(policies)
     env_seeds = [cfg.seed_offset + seed for seed in seeds]
-    # Sampled evaluation draws from a stream of its own, apart from training's.
-    noise = GumbelStreams([seeding.evaluation_rng(s) for s in env_seeds], stack.w2.shape[2])
-    actor = StackedActor(stack, noise if cfg.policy == "sample" else None)
+    # Sampled evaluation draws from a stream of its own, apart from training's; greedy
+    # plays the argmax of the logits, or the Gaussian's mean (clipped at the env step).
+    rngs = [seeding.evaluation_rng(s) for s in env_seeds]
+    actor, _ = make_actor(policies, rngs if cfg.policy == "sample" else None)
     rows: list[tuple[int, int, float]] = []
     counts = [0] * len(seeds)
 

@@ -55,6 +55,25 @@ class Policy(nn.Module):
         return _mlp_forward(self.net, obs)
 
 
+class GaussianPolicy(nn.Module):
+    """The diagonal Gaussian head for Box actions: the mean from the categorical policy's
+    body (Linear - ReLU - Linear to the action's dimensions) and a learned log standard
+    deviation that does not depend on the state, initialised to 0 (CleanRL's continuous
+    PPO). forward returns the mean; the sample is not clipped here (the env step clips it,
+    reinforce/sim/rollout.py), so log-probabilities are of what was drawn."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, generator: torch.Generator):
+        super().__init__()
+        self.net = _mlp(obs_dim, hidden_dim, action_dim, generator)
+        self.log_std = nn.Parameter(torch.zeros(action_dim))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return _mlp_forward(self.net, obs)
+
+    def distribution(self, obs: torch.Tensor) -> torch.distributions.Normal:
+        return torch.distributions.Normal(self(obs), self.log_std.exp())
+
+
 class ValueNet(nn.Module):
     """State-value critic V(s) with the policy's architecture and one output."""
 
@@ -173,11 +192,56 @@ class StackedActor:
         return self.stack.weights, self.noise.noise
 
 
+class GaussianActor:
+    """run_lockstep's choose for Gaussian policies: seed k's action is mean + std * eps,
+    the mean from seed k's own network on its own observation row alone (so a seed's
+    actions do not depend on which seeds run beside it) and eps its next standard normal
+    draws, from rngs[k] (None: greedy, the mean). The actions are returned unclipped."""
+
+    def __init__(self, policies: list[GaussianPolicy], rngs: list[np.random.Generator] | None):
+        self.policies, self.rngs = policies, rngs
+
+    def __call__(self, obs_rows: np.ndarray, active: np.ndarray, step: int) -> np.ndarray:
+        obs = torch.from_numpy(np.ascontiguousarray(obs_rows, dtype=np.float32))
+        actions = np.empty((len(obs), self.policies[0].log_std.numel()), dtype=np.float32)
+        with torch.no_grad():
+            for row, k in enumerate(np.asarray(active).tolist()):
+                policy = self.policies[k]
+                mean = policy(obs[row : row + 1])[0].numpy()
+                if self.rngs is None:
+                    actions[row] = mean
+                else:
+                    std = policy.log_std.exp().numpy()
+                    actions[row] = mean + std * self.rngs[k].standard_normal(len(mean))
+        return actions
+
+
+def make_policy(
+    obs_dim: int, n_actions: int, hidden_dim: int, generator: torch.Generator, continuous: bool
+) -> Policy | GaussianPolicy:
+    """The categorical policy for Discrete(n_actions), the Gaussian one for a Box action
+    of n_actions dimensions."""
+    head = GaussianPolicy if continuous else Policy
+    return head(obs_dim, n_actions, hidden_dim, generator)
+
+
+def make_actor(
+    policies: list[Policy | GaussianPolicy], rngs: list[np.random.Generator] | None
+) -> tuple[StackedActor | GaussianActor, StackedPolicies | None]:
+    """The choose that plays these policies, sampled with rngs (None: greedy), and the
+    NumPy stack to refresh after an update (None for Gaussian policies, played live)."""
+    if isinstance(policies[0], GaussianPolicy):
+        return GaussianActor(policies, rngs), None
+    stack = StackedPolicies(policies)
+    noise = None if rngs is None else GumbelStreams(rngs, stack.w2.shape[2])
+    return StackedActor(stack, noise), stack
+
+
 def policy_path(folder: str | Path, seed: int) -> Path:
     return Path(folder) / f"policy_seed{seed}.pt"
 
 
-def save_policy(policy: Policy, critic: ValueNet | None, meta: dict) -> bytes:
+def save_policy(policy: Policy | GaussianPolicy, critic: ValueNet | None, meta: dict) -> bytes:
     """Serialize to bytes: saving to a BytesIO keeps file names out of the archive, so the
     bytes are the same wherever the file is written."""
     buffer = io.BytesIO()
@@ -192,9 +256,13 @@ def save_policy(policy: Policy, critic: ValueNet | None, meta: dict) -> bytes:
     return buffer.getvalue()
 
 
-def load_policy(path) -> tuple[Policy, dict]:
+def load_policy(path) -> tuple[Policy | GaussianPolicy, dict]:
     checkpoint = torch.load(path, weights_only=True)
     meta = checkpoint["meta"]
-    policy = Policy(meta["obs_dim"], meta["n_actions"], meta["hidden_dim"], torch.Generator())
+    # Only Gaussian checkpoints name their head: the categorical ones keep their bytes.
+    continuous = meta.get("policy_head") == "gaussian"
+    policy = make_policy(
+        meta["obs_dim"], meta["n_actions"], meta["hidden_dim"], torch.Generator(), continuous
+    )
     policy.load_state_dict(checkpoint["policy"])
     return policy, meta

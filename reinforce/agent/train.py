@@ -30,11 +30,11 @@ from torch.optim.adam import adam as functional_adam
 
 from reinforce import seeding
 from reinforce.agent.policy import (
-    GumbelStreams,
+    GaussianPolicy,
     Policy,
-    StackedActor,
-    StackedPolicies,
     ValueNet,
+    make_actor,
+    make_policy,
     save_policy,
 )
 from reinforce.compute.backends import LocalBackend, RayBackend
@@ -42,7 +42,7 @@ from reinforce.compute.workers import Progress
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import TrainingDiverged
 from reinforce.io.outputs import CURVE_COLUMNS
-from reinforce.sim.envs import check_env_id
+from reinforce.sim.envs import check_env_id, is_continuous
 from reinforce.sim.rollout import Episode, run_lockstep
 
 NORMALIZE_EPS = 1e-9
@@ -93,12 +93,27 @@ def gae_advantages(
     return scipy.signal.lfilter([1.0], [1.0, -gamma * gae_lambda], deltas[::-1])[::-1].copy()
 
 
+def log_probs_of(
+    policy: Policy | GaussianPolicy, obs: torch.Tensor, actions: torch.Tensor
+) -> tuple[torch.Tensor, Callable[[], torch.Tensor]]:
+    """log pi(a_t|s_t) of the taken actions (N,), and a function giving the summed entropy
+    of pi(.|s_t) over the rows: the categorical head's from log_softmax of the logits, the
+    Gaussian head's from torch.distributions.Normal, summed over the action's dimensions
+    (the log-probability of the unclipped sample the actor drew)."""
+    if isinstance(policy, GaussianPolicy):
+        distribution = policy.distribution(obs)
+        return distribution.log_prob(actions).sum(-1), lambda: distribution.entropy().sum()
+    log_probs_all = F.log_softmax(policy(obs), dim=-1)
+    log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
+    return log_probs, lambda: -(log_probs_all.exp() * log_probs_all).sum()
+
+
 @dataclass
 class UpdateBatch:
     """One update's data, fixed before its first gradient step."""
 
     obs: torch.Tensor  # (N, obs_dim)
-    actions: torch.Tensor  # (N,)
+    actions: torch.Tensor  # (N,) int64, or (N, action_dim) float32 for a Box
     advantages: torch.Tensor  # (N,) the weights of -log pi(a|s)
     targets: torch.Tensor  # (N,) the critic's regression targets
     old_log_probs: torch.Tensor | None  # (N,) log pi_old(a|s), for the clipped objective
@@ -106,7 +121,10 @@ class UpdateBatch:
 
 
 def update_batch(
-    policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode], cfg: TrainConfig
+    policy: Policy | GaussianPolicy,
+    critic: ValueNet | None,
+    episodes: Sequence[Episode],
+    cfg: TrainConfig,
 ) -> UpdateBatch:
     """Advantages and critic targets of a batch of episodes.
 
@@ -159,9 +177,7 @@ def update_batch(
     old_log_probs = None
     if cfg.clip_ratio is not None:
         with torch.no_grad():
-            old_log_probs = (
-                F.log_softmax(policy(obs), dim=-1).gather(1, actions[:, None]).squeeze(1)
-            )
+            old_log_probs = log_probs_of(policy, obs, actions)[0]
     return UpdateBatch(
         obs=obs,
         actions=actions,
@@ -173,7 +189,7 @@ def update_batch(
 
 
 def batch_losses(
-    policy: Policy,
+    policy: Policy | GaussianPolicy,
     critic: ValueNet | None,
     batch: UpdateBatch,
     cfg: TrainConfig,
@@ -188,8 +204,7 @@ def batch_losses(
         obs, actions, advantage, target = obs[rows], actions[rows], advantage[rows], target[rows]
         old_log_probs = None if old_log_probs is None else old_log_probs[rows]
 
-    log_probs_all = F.log_softmax(policy(obs), dim=-1)
-    log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
+    log_probs, entropy_of = log_probs_of(policy, obs, actions)
 
     critic_loss = None if critic is None else F.mse_loss(critic(obs), target)
 
@@ -201,13 +216,15 @@ def batch_losses(
         clipped = torch.clamp(ratio, 1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
         policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).sum()
     if cfg.entropy_coef:
-        entropy = -(log_probs_all.exp() * log_probs_all).sum()
-        policy_loss = policy_loss - cfg.entropy_coef * entropy
+        policy_loss = policy_loss - cfg.entropy_coef * entropy_of()
     return policy_loss / batch.episodes, critic_loss
 
 
 def reinforce_losses(
-    policy: Policy, critic: ValueNet | None, episodes: Sequence[Episode], cfg: TrainConfig
+    policy: Policy | GaussianPolicy,
+    critic: ValueNet | None,
+    episodes: Sequence[Episode],
+    cfg: TrainConfig,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Policy loss (mean over episodes of sum_t -log pi(a_t|s_t) * A_t - entropy bonus)
     and critic loss (MSE of V(s_t) against the return targets), in one batched pass."""
@@ -236,7 +253,7 @@ def seed_streams(seed: int) -> SeedStreams:
 @dataclass
 class SeedLearner:
     seed: int
-    policy: Policy
+    policy: Policy | GaussianPolicy
     optimizer: torch.optim.Optimizer
     critic: ValueNet | None
     critic_optimizer: torch.optim.Optimizer | None
@@ -247,9 +264,12 @@ class SeedLearner:
     rows: list[tuple] = field(default_factory=list)  # (episode, return, length, loss)
 
 
-def make_learner(seed: int, obs_dim: int, n_actions: int, cfg: TrainConfig) -> SeedLearner:
+def make_learner(
+    seed: int, obs_dim: int, n_actions: int, cfg: TrainConfig, continuous: bool = False
+) -> SeedLearner:
+    """n_actions: the Discrete's n, or the Box action's dimensions when continuous."""
     streams = seed_streams(seed)
-    policy = Policy(obs_dim, n_actions, cfg.hidden_dim, streams.init)
+    policy = make_policy(obs_dim, n_actions, cfg.hidden_dim, streams.init, continuous)
     critic = critic_optimizer = None
     if cfg.baseline == "value":
         critic = ValueNet(obs_dim, cfg.hidden_dim, streams.init)
@@ -407,9 +427,11 @@ def train_seeds(
     obs_dim and n_actions are env_id's, as check_env_id gives them."""
     torch.set_num_threads(1)  # results must not depend on the machine's core count
 
-    learners = [make_learner(seed, obs_dim, n_actions, cfg) for seed in seeds]
-    stack = StackedPolicies([learner.policy for learner in learners])
-    actor = StackedActor(stack, GumbelStreams([learner.rng for learner in learners], n_actions))
+    continuous = is_continuous(env_id)
+    learners = [make_learner(seed, obs_dim, n_actions, cfg, continuous) for seed in seeds]
+    actor, stack = make_actor(
+        [learner.policy for learner in learners], [learner.rng for learner in learners]
+    )
 
     def on_episode_end(k: int, episode: Episode) -> None:
         learner = learners[k]
@@ -418,7 +440,8 @@ def train_seeds(
         if len(learner.pending) == cfg.episodes_per_update or len(learner.rows) + 1 == cfg.episodes:
             loss = update_seed(learner, cfg)
             check_finite(learner, loss, len(learner.rows) + 1, cfg)
-            stack.refresh(k, learner.policy)
+            if stack is not None:  # the Gaussian actor reads the live policy
+                stack.refresh(k, learner.policy)
         episode_return = float(episode.rewards.sum())
         learner.rows.append((len(learner.rows) + 1, episode_return, len(episode.rewards), loss))
         report(episode_return)
@@ -430,6 +453,8 @@ def train_seeds(
         "n_actions": n_actions,
         "hidden_dim": cfg.hidden_dim,
     }
+    if continuous:  # only then: the categorical checkpoints keep their bytes
+        meta["policy_head"] = "gaussian"
     rows = [(learner.seed, *row) for learner in learners for row in learner.rows]
     checkpoints = {
         learner.seed: save_policy(learner.policy, learner.critic, {**meta, "seed": learner.seed})

@@ -11,9 +11,22 @@ from reinforce.io.errors import ConfigError
 
 
 def check_env_id(env_id: str) -> tuple[int, int]:
-    """Return (observation size, number of actions), or raise ConfigError naming env.id."""
-    import gymnasium as gym  # slow to import: only when a config is validated
+    """Return (observation size, number of actions: the Discrete's n, or a Box action's
+    dimensions), or raise ConfigError naming env.id."""
+    obs, act = env_spaces(env_id)
+    return check_spaces(env_id, obs, act)
+
+
+def is_continuous(env_id: str) -> bool:
+    """True when env_id's actions are a Box (the Gaussian policy head), False for Discrete."""
     from gymnasium import spaces
+
+    return isinstance(env_spaces(env_id)[1], spaces.Box)
+
+
+def env_spaces(env_id: str):
+    """(observation space, action space) of gymnasium.make(env_id), or ConfigError."""
+    import gymnasium as gym  # slow to import: only when a config is validated
 
     if env_id not in gym.registry:
         close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
@@ -25,14 +38,31 @@ def check_env_id(env_id: str) -> tuple[int, int]:
         raise ConfigError(f"env.id: {env_id!r} cannot be created here: {err}") from None
     obs, act = env.observation_space, env.action_space
     env.close()
+    return obs, act
+
+
+def check_spaces(env_id: str, obs, act) -> tuple[int, int]:
+    """(observation size, number of actions or action dimensions) when the agent supports
+    these spaces: a one-dimensional Box observation, and Discrete actions (the categorical
+    head) or a one-dimensional Box with finite bounds (the diagonal Gaussian head)."""
+    import numpy as np
+    from gymnasium import spaces
+
     if not (isinstance(obs, spaces.Box) and len(obs.shape) == 1):
         raise ConfigError(
             f"env.id: {env_id!r} has observation space {obs}; allowed: a "
             "one-dimensional Box (e.g. CartPole-v1, Acrobot-v1)"
         )
-    if not isinstance(act, spaces.Discrete):
-        raise ConfigError(
-            f"env.id: {env_id!r} has action space {act}; allowed: Discrete "
-            "(e.g. CartPole-v1, Acrobot-v1)"
-        )
-    return int(obs.shape[0]), int(act.n)
+    if isinstance(act, spaces.Discrete):
+        return int(obs.shape[0]), int(act.n)
+    if (
+        isinstance(act, spaces.Box)
+        and len(act.shape) == 1
+        and bool(np.isfinite(act.low).all() and np.isfinite(act.high).all())
+    ):
+        return int(obs.shape[0]), int(act.shape[0])
+    raise ConfigError(
+        f"env.id: {env_id!r} has action space {act}; allowed: Discrete "
+        "(e.g. CartPole-v1, Acrobot-v1) or a one-dimensional Box with finite bounds "
+        "(e.g. Pendulum-v1, MountainCarContinuous-v0)"
+    )

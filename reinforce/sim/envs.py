@@ -8,7 +8,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleEnv
 
-from reinforce.io.env_ids import check_env_id  # noqa: F401  (its users import it from here too)
+from reinforce.io.env_ids import (  # noqa: F401  (its users import them from here too)
+    check_env_id,
+    is_continuous,
+)
 from reinforce.sim import _kernels
 
 

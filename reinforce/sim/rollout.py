@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import gymnasium as gym
 import numpy as np
 
 from reinforce.sim._kernels import compiled_trig_matches_numpy
@@ -42,7 +43,7 @@ class CompiledActor(Protocol):
 @dataclass
 class Episode:
     obs: np.ndarray  # (T, obs_dim) float32, the states actions were taken in
-    actions: np.ndarray  # (T,) int64
+    actions: np.ndarray  # (T,) int64, or (T, action_dim) float32 unclipped for a Box
     rewards: np.ndarray  # (T,) float64
     # True when the episode ended by termination, False when the time limit truncated it.
     terminated: bool = True
@@ -137,6 +138,11 @@ def _run_generic(
     on_episode_end: OnEpisodeEnd,
 ) -> int:
     envs = [make_env(env_id) for _ in env_seeds]
+    space = envs[0].action_space
+    # Box actions (the Gaussian head): the env steps with the action clipped to its
+    # bounds, and the episode keeps the unclipped sample, whose log-probability the
+    # update takes. Discrete actions go to the env as they are.
+    continuous = isinstance(space, gym.spaces.Box)
     try:
         current = [env.reset(seed=int(s))[0] for env, s in zip(envs, env_seeds)]
         obs = np.stack(current).astype(np.float32)
@@ -150,7 +156,8 @@ def _run_generic(
             env_steps += len(active)
             still_active = []
             for k, action in zip(active, actions):
-                next_obs, reward, terminated, truncated, _ = envs[k].step(action)
+                played = np.clip(action, space.low, space.high) if continuous else action
+                next_obs, reward, terminated, truncated, _ = envs[k].step(played)
                 states, acts, rewards = buffers[k]
                 states.append(current[k])
                 acts.append(action)
@@ -162,7 +169,11 @@ def _run_generic(
                         k,
                         Episode(
                             obs=np.stack(states).astype(np.float32),
-                            actions=np.asarray(acts, dtype=np.int64),
+                            actions=(
+                                np.stack(acts).astype(np.float32)
+                                if continuous
+                                else np.asarray(acts, dtype=np.int64)
+                            ),
                             rewards=np.asarray(rewards, dtype=np.float64),
                             terminated=bool(terminated),
                             final_obs=np.asarray(next_obs, dtype=np.float32),
