@@ -251,6 +251,22 @@ def play_cartpole(rows, physics, weights, noise, step, sample, record, terminate
             return taken
 
 
+# ------------------------------------------------------------------ discounted sums
+
+
+@_compile
+def discounted_sums(values, factor, out):
+    """out[t] = values[t] + factor * out[t + 1] from the end (out[T] = 0), in float64:
+    the recurrence scipy.signal.lfilter([1.0], [1.0, -factor], values[::-1])[::-1] runs,
+    with the same two roundings per element (the product, then the sum). Compiled here
+    because importing scipy.signal costs a stage ~0.8 s; tests/test_kernels.py holds it
+    against lfilter bit for bit."""
+    acc = 0.0
+    for t in range(values.shape[0] - 1, -1, -1):
+        acc = factor * acc + values[t]
+        out[t] = acc
+
+
 @_compile
 def _compiled_cos_sin(angles, cos, sin):
     for i in range(angles.shape[0]):
