@@ -1,7 +1,7 @@
 """What a user's stage costs: real `python -m stages.train` processes, timed from outside.
 
     python -m benchmarks.stage_cost                       # this checkout
-    python -m benchmarks.stage_cost --checkout ../other   # the same on another checkout
+    python -m benchmarks.stage_cost --baseline ../old     # another checkout first, same run
     python -m benchmarks.stage_cost --episodes 100 --repeats 1   # a shorter run
 
 (a) The fixed cost: `python -m stages.train article` on 2 seeds x 1 episode, the Numba
@@ -13,9 +13,10 @@
     - whole stage: start to exit, outputs written.
 (b) Stage-level throughput: `python -m stages.train article` on 10 seeds x --episodes
     episodes in one process (compute.workers: 1), against the article's loop
-    (benchmarks/article_loop.py) on 1 seed x the same episodes, in this process, in the same
-    run: the stage's own steps/s figure (it prints it; one-off costs inside the training
-    call included) and the whole stage's (its env steps / its wall time, start to exit).
+    (benchmarks/article_loop.py) on seed 0 x the same episodes, in this process, in the
+    same run (once before the stages and once after; their mean): the stage's own figure
+    (it prints it; the one-off costs inside its training call, such as loading the compiled
+    kernels, included) and the whole stage's (its env steps / its wall time, start to exit).
 
 Each stage runs with its working directory in a temporary folder (its logs/ and --out go
 there) and the checkout on PYTHONPATH; params are the checkout's params.yaml with the
@@ -95,53 +96,73 @@ def run_stage(checkout: Path, work: Path, seeds: int, episodes: int) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[1])
-    parser.add_argument("--episodes", type=int, default=300)
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    checkout = args.checkout.resolve()
-    print(f"checkout: {checkout}", flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="stage-cost-") as tmp:
-        tmp = Path(tmp)
-        run_stage(checkout, tmp / "warm-up", 2, 1)  # compiles or loads the kernels' cache
-        fixed = [run_stage(checkout, tmp / f"fixed{i}", 2, 1) for i in range(args.repeats)]
-        first = statistics.median(r["first_episode"] for r in fixed)
-        whole = statistics.median(r["wall"] for r in fixed)
-        print(
-            f"(a) fixed cost, 2 seeds x 1 episode, cache warm, median of {args.repeats}: "
-            f"start -> first episode done {first:.2f} s; whole stage {whole:.2f} s",
-            flush=True,
-        )
-        stage = run_stage(checkout, tmp / "throughput", args.seeds, args.episodes)
-
+def article_speed(episodes: int, env_id: str, lr: float) -> float:
+    """The article's loop on seed 0, in this process: env steps per second."""
     import torch
 
     import reinforce  # noqa: F401  (pins the numeric path, as in the stages)
     from benchmarks.article_loop import run_seed
 
     torch.set_num_threads(1)
-    cfg = tiny_params(checkout, 1, args.episodes)
     start = time.perf_counter()
-    _, article_steps = run_seed(0, args.episodes, cfg["env"]["id"], cfg["train"]["lr"])
-    article_speed = article_steps / (time.perf_counter() - start)
+    _, steps = run_seed(0, episodes, env_id, lr)
+    return steps / (time.perf_counter() - start)
 
-    whole_speed = stage["env_steps"] / stage["wall"]
-    print(
-        f"(b) {args.seeds} seeds x {args.episodes} episodes of article, 1 process: "
-        f"{stage['env_steps']} env steps; stage's own figure {stage['stage_speed']:,.0f} "
-        f"steps/s; whole stage {stage['wall']:.1f} s = {whole_speed:,.0f} steps/s "
-        f"(first episode done at {stage['first_episode']:.2f} s)\n"
-        f"    article's loop, seed 0 x {args.episodes} episodes: {article_steps} env steps "
-        f"= {article_speed:,.0f} steps/s\n"
-        f"    ratio, stage's own figure / article: {stage['stage_speed'] / article_speed:.0f}x\n"
-        f"    ratio, whole stage / article: {whole_speed / article_speed:.0f}x"
+
+def measure(checkout: Path, tmp: Path, args) -> dict:
+    run_stage(checkout, tmp / "warm-up", 2, 1)  # compiles or loads the kernels' cache
+    fixed = [run_stage(checkout, tmp / f"fixed{i}", 2, 1) for i in range(args.repeats)]
+    return {
+        "first": statistics.median(r["first_episode"] for r in fixed),
+        "whole": statistics.median(r["wall"] for r in fixed),
+        "stage": run_stage(checkout, tmp / "throughput", args.seeds, args.episodes),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout, measured first"
+    )
+    parser.add_argument("--episodes", type=int, default=300)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    checkouts = [c.resolve() for c in (args.baseline, args.checkout) if c is not None]
+    cfg = tiny_params(checkouts[-1], 1, args.episodes)
+    reference = (cfg["env"]["id"], cfg["train"]["lr"])
+
+    # the article's loop before and after the stages, so that a load that drifts over
+    # the run weighs on both sides of the ratios alike
+    speeds = [article_speed(args.episodes, *reference)]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="stage-cost-") as tmp:
+        for i, checkout in enumerate(checkouts):
+            results[checkout] = measure(checkout, Path(tmp) / str(i), args)
+    speeds.append(article_speed(args.episodes, *reference))
+    article = statistics.mean(speeds)
+    print(
+        f"article's loop, seed 0 x {args.episodes} episodes, before and after: "
+        f"{speeds[0]:,.0f} and {speeds[1]:,.0f} steps/s (mean {article:,.0f})"
+    )
+    for checkout, result in results.items():
+        stage = result["stage"]
+        whole_speed = stage["env_steps"] / stage["wall"]
+        print(
+            f"{checkout}:\n"
+            f"  (a) fixed cost, 2 seeds x 1 episode, cache warm, median of {args.repeats}: "
+            f"start -> first episode done {result['first']:.2f} s; "
+            f"whole stage {result['whole']:.2f} s\n"
+            f"  (b) {args.seeds} seeds x {args.episodes} episodes of article, 1 process, "
+            f"{stage['env_steps']} env steps: stage's own figure "
+            f"{stage['stage_speed']:,.0f} steps/s = {stage['stage_speed'] / article:.0f}x "
+            f"the article's loop; whole stage {stage['wall']:.1f} s = {whole_speed:,.0f} "
+            f"steps/s = {whole_speed / article:.0f}x",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
