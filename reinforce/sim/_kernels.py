@@ -31,15 +31,22 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from reinforce.sim import _numba_cache
+
 
 def _compile(function):
-    # The compiled code is cached beside this file (or in the user's cache folder); where
-    # neither can be written (a read-only install with no writable HOME), numba refuses to
-    # cache, and each process compiles it again (a few seconds) instead of failing.
+    # The compiled code is cached in the user's cache folder, keyed by this file's bytes
+    # (_numba_cache.py), else beside this file; where none can be written (a read-only
+    # install with no writable HOME), numba refuses to cache, and each process compiles it
+    # again (a few seconds) instead of failing.
+    saved = numba.core.config.CACHE_LOCATOR_CLASSES
+    numba.core.config.CACHE_LOCATOR_CLASSES = saved or _numba_cache.LOCATORS
     try:
         return numba.njit(cache=True, nogil=True)(function)
     except RuntimeError:
         return numba.njit(nogil=True)(function)
+    finally:
+        numba.core.config.CACHE_LOCATOR_CLASSES = saved
 
 
 # ------------------------------------------------------------------------------- policy
