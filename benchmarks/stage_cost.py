@@ -5,7 +5,7 @@
     python -m benchmarks.stage_cost --episodes 100 --repeats 1   # a shorter run
 
 (a) The fixed cost: `python -m stages.train article` on 2 seeds x 1 episode, the Numba
-    cache warm (one untimed run first), `--repeats` times (the median is printed):
+    cache warm (one untimed run first):
     - start -> first episode done: from just before the process is started to the end of
       its first episode's update (its first Adam step included), marked by a wrapper that
       prints a wall-clock timestamp there; everything before that is fixed cost
@@ -14,15 +14,16 @@
 (b) Stage-level throughput: `python -m stages.train article` on 10 seeds x --episodes
     episodes in one process (compute.workers: 1), against the article's loop
     (benchmarks/article_loop.py) on seed 0 x the same episodes, in this process, in the
-    same run (once before the stages and once after; their mean): the stage's own figure
-    (it prints it; the one-off costs inside its training call, such as loading the compiled
-    kernels, included) and the whole stage's (its env steps / its wall time, start to exit).
+    same run: the stage's own figure (it prints it; the one-off costs inside its training
+    call, such as loading the compiled kernels, included) and the whole stage's (its env
+    steps / its wall time, start to exit).
 
-Each stage runs with its working directory in a temporary folder (its logs/ and --out go
-there) and the checkout on PYTHONPATH; params are the checkout's params.yaml with the
-variants cut down to `article` and the seeds, episodes and workers set as above. Ratios
-measured in one run are the figures that mean anything; run it on an otherwise idle
-machine.
+All of it runs in `--repeats` rounds (the article's loop, then each checkout's stages);
+every figure printed is the median over the rounds. Each stage runs with its working
+directory in a temporary folder (its logs/ and --out go there) and the checkout on
+PYTHONPATH; params are the checkout's params.yaml with the variants cut down to `article`
+and the seeds, episodes and workers set as above. Ratios measured in one run are the
+figures that mean anything; run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -109,16 +110,6 @@ def article_speed(episodes: int, env_id: str, lr: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def measure(checkout: Path, tmp: Path, args) -> dict:
-    run_stage(checkout, tmp / "warm-up", 2, 1)  # compiles or loads the kernels' cache
-    fixed = [run_stage(checkout, tmp / f"fixed{i}", 2, 1) for i in range(args.repeats)]
-    return {
-        "first": statistics.median(r["first_episode"] for r in fixed),
-        "whole": statistics.median(r["wall"] for r in fixed),
-        "stage": run_stage(checkout, tmp / "throughput", args.seeds, args.episodes),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -135,25 +126,43 @@ def main() -> None:
     cfg = tiny_params(checkouts[-1], 1, args.episodes)
     reference = (cfg["env"]["id"], cfg["train"]["lr"])
 
-    # the article's loop before and after the stages, so that a load that drifts over
-    # the run weighs on both sides of the ratios alike
-    speeds = [article_speed(args.episodes, *reference)]
-    results = {}
+    # Rounds, each the article's loop then every checkout's stages, and medians over the
+    # rounds: a load that drifts over the run (a shared machine) weighs on all alike.
+    speeds, runs = [], {c: {"fixed": [], "stage": []} for c in checkouts}
+    article_speed(1, *reference)  # untimed: this process's one-off imports (torch._dynamo)
     with tempfile.TemporaryDirectory(prefix="stage-cost-") as tmp:
         for i, checkout in enumerate(checkouts):
-            results[checkout] = measure(checkout, Path(tmp) / str(i), args)
-    speeds.append(article_speed(args.episodes, *reference))
-    article = statistics.mean(speeds)
+            run_stage(checkout, Path(tmp) / f"warm-up{i}", 2, 1)  # compiles or loads the cache
+        for r in range(args.repeats):
+            speeds.append(article_speed(args.episodes, *reference))
+            for i, checkout in enumerate(checkouts):
+                work = Path(tmp) / f"{r}-{i}"
+                runs[checkout]["fixed"].append(run_stage(checkout, work / "fixed", 2, 1))
+                stage = run_stage(checkout, work / "stage", args.seeds, args.episodes)
+                runs[checkout]["stage"].append(stage)
+    article = statistics.median(speeds)
     print(
-        f"article's loop, seed 0 x {args.episodes} episodes, before and after: "
-        f"{speeds[0]:,.0f} and {speeds[1]:,.0f} steps/s (mean {article:,.0f})"
+        f"article's loop, seed 0 x {args.episodes} episodes, {args.repeats} rounds: "
+        f"{', '.join(f'{s:,.0f}' for s in speeds)} steps/s (median {article:,.0f})"
     )
+    results = {
+        checkout: {
+            "first": statistics.median(r["first_episode"] for r in run["fixed"]),
+            "whole": statistics.median(r["wall"] for r in run["fixed"]),
+            "stage": {
+                "env_steps": run["stage"][0]["env_steps"],
+                "stage_speed": statistics.median(r["stage_speed"] for r in run["stage"]),
+                "wall": statistics.median(r["wall"] for r in run["stage"]),
+            },
+        }
+        for checkout, run in runs.items()
+    }
     for checkout, result in results.items():
         stage = result["stage"]
         whole_speed = stage["env_steps"] / stage["wall"]
         print(
             f"{checkout}:\n"
-            f"  (a) fixed cost, 2 seeds x 1 episode, cache warm, median of {args.repeats}: "
+            f"  (a) fixed cost, 2 seeds x 1 episode, cache warm: "
             f"start -> first episode done {result['first']:.2f} s; "
             f"whole stage {result['whole']:.2f} s\n"
             f"  (b) {args.seeds} seeds x {args.episodes} episodes of article, 1 process, "
