@@ -39,7 +39,7 @@ def _compile(function):
     # (_numba_cache.py), else beside this file; where none can be written (a read-only
     # install with no writable HOME), numba refuses to cache, and each process compiles it
     # again (a few seconds) instead of failing.
-    saved = numba.core.config.CACHE_LOCATOR_CLASSES
+    saved = getattr(numba.core.config, "CACHE_LOCATOR_CLASSES", "")
     numba.core.config.CACHE_LOCATOR_CLASSES = saved or _numba_cache.LOCATORS
     try:
         return numba.njit(cache=True, nogil=True)(function)
