@@ -16,9 +16,9 @@ the ratio compares steps per second, and the output says so. A seed's episode le
 of the full set.
 
 Before the timed runs, one untimed episode per worker count pays the one-off costs of a
-process (torch's lazy imports at the first optimizer, about 1.5 s here; the worker
-processes' start): they would otherwise fall on whichever run comes first and bias the
-parallel efficiency upward.
+process (loading the compiled kernels, about 0.4 s here; the worker processes' start):
+they would otherwise fall on whichever run comes first and bias the parallel efficiency
+upward.
 """
 
 from __future__ import annotations

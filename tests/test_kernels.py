@@ -83,3 +83,20 @@ def test_play_cartpole_chooses_the_actions_policy_actions_chooses():
 def test_the_compiled_trig_is_numpys_here():
     # Where this fails, training still gives the same bytes, on the slower per-step path.
     assert _kernels.compiled_trig_matches_numpy()
+
+
+def test_discounted_sums_are_lfilter_bit_for_bit():
+    """The compiled discounted sum (returns and GAE) against the scipy.signal.lfilter call
+    it replaced, on rewards, TD errors of both signs, zeros, and long and one-step episodes."""
+    import scipy.signal
+
+    rng = np.random.default_rng(0)
+    cases = [np.ones(500), np.ones(1), np.zeros(7), rng.normal(scale=3.0, size=1000)]
+    cases += [rng.normal(size=rng.integers(1, 400)) * rng.integers(0, 2) for _ in range(200)]
+    cases += [rng.integers(-2, 3, size=300).astype(np.float64)]
+    for factor in (0.99, 0.5, 0.99 * 0.95, 0.0, 1.0, 0.9405):
+        for values in cases:
+            expected = scipy.signal.lfilter([1.0], [1.0, -factor], values[::-1])[::-1]
+            out = np.empty_like(values)
+            _kernels.discounted_sums(values, factor, out)
+            assert out.tobytes() == expected.tobytes()

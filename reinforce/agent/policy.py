@@ -24,10 +24,20 @@ def _init_linear(layer: nn.Linear, generator: torch.Generator) -> None:
         layer.bias.uniform_(-bound, bound, generator=generator)
 
 
+def _uninitialized_linear(in_dim: int, out_dim: int) -> nn.Linear:
+    # What nn.utils.skip_init(nn.Linear, ...) gives: built on the meta device, so that
+    # building it neither draws from nor depends on the global RNG, then given empty CPU
+    # parameters. skip_init's to_empty() goes through torch's Python empty_like, whose
+    # first call imports sympy (~0.5-0.8 s per process); torch.empty does not.
+    layer = nn.Linear(in_dim, out_dim, device="meta")
+    layer.weight = nn.Parameter(torch.empty(out_dim, in_dim))
+    layer.bias = nn.Parameter(torch.empty(out_dim))
+    return layer
+
+
 def _mlp(in_dim: int, hidden_dim: int, out_dim: int, generator: torch.Generator) -> nn.Sequential:
-    # skip_init: building the layers must not draw from (or depend on) the global RNG.
-    first = nn.utils.skip_init(nn.Linear, in_dim, hidden_dim)
-    second = nn.utils.skip_init(nn.Linear, hidden_dim, out_dim)
+    first = _uninitialized_linear(in_dim, hidden_dim)
+    second = _uninitialized_linear(hidden_dim, out_dim)
     _init_linear(first, generator)
     _init_linear(second, generator)
     return nn.Sequential(first, nn.ReLU(), second)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import os
 import signal
 import sys
@@ -23,7 +24,12 @@ def stage_main(name: str):
         @functools.wraps(main)
         def run(argv=None):
             try:
-                return main(sys.argv[1:] if argv is None else argv) or 0
+                code = main(sys.argv[1:] if argv is None else argv) or 0
+                if main.__module__ == "__main__":  # the process ends next
+                    # The interpreter's last collections then skip every object alive now
+                    # (torch's and the other modules'): its teardown takes ~0.1 s, not ~0.6-1 s.
+                    gc.freeze()
+                return code
             except ConfigError as err:
                 print(f"{name}: bad parameter: {err}", file=sys.stderr)
                 return 2

@@ -31,15 +31,22 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from reinforce.sim import _numba_cache
+
 
 def _compile(function):
-    # The compiled code is cached beside this file (or in the user's cache folder); where
-    # neither can be written (a read-only install with no writable HOME), numba refuses to
-    # cache, and each process compiles it again (a few seconds) instead of failing.
+    # The compiled code is cached in the user's cache folder, keyed by this file's bytes
+    # (_numba_cache.py), else beside this file; where none can be written (a read-only
+    # install with no writable HOME), numba refuses to cache, and each process compiles it
+    # again (a few seconds) instead of failing.
+    saved = getattr(numba.core.config, "CACHE_LOCATOR_CLASSES", "")
+    numba.core.config.CACHE_LOCATOR_CLASSES = saved or _numba_cache.LOCATORS
     try:
         return numba.njit(cache=True, nogil=True)(function)
     except RuntimeError:
         return numba.njit(nogil=True)(function)
+    finally:
+        numba.core.config.CACHE_LOCATOR_CLASSES = saved
 
 
 # ------------------------------------------------------------------------------- policy
@@ -249,6 +256,22 @@ def play_cartpole(rows, physics, weights, noise, step, sample, record, terminate
         taken += 1
         if ended or (sample and step % block == 0):
             return taken
+
+
+# ------------------------------------------------------------------ discounted sums
+
+
+@_compile
+def discounted_sums(values, factor, out):
+    """out[t] = values[t] + factor * out[t + 1] from the end (out[T] = 0), in float64:
+    the recurrence scipy.signal.lfilter([1.0], [1.0, -factor], values[::-1])[::-1] runs,
+    with the same two roundings per element (the product, then the sum). Compiled here
+    because importing scipy.signal costs a stage ~0.8 s; tests/test_kernels.py holds it
+    against lfilter bit for bit."""
+    acc = 0.0
+    for t in range(values.shape[0] - 1, -1, -1):
+        acc = factor * acc + values[t]
+        out[t] = acc
 
 
 @_compile
