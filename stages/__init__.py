@@ -1,1 +1,22 @@
 """Thin DVC stage entry points: parse arguments, call the library, write outputs."""
+
+import os
+import signal
+import sys
+
+
+def _interrupted_while_starting(signum, frame):
+    # Ctrl-C while a stage imports torch & co. (a second or more): one line instead of the
+    # traceback of whichever import it hit, and the end by SIGINT that stage_main gives
+    # (reinforce.io.cli.die_of_sigint, not imported here: it is what is being loaded).
+    print("stage: interrupted while starting; no output written", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    os._exit(130)  # unreachable unless SIGINT is blocked
+
+
+# `python -m stages.<name>` imports this package first, while sys.argv[0] is still "-m";
+# stage_main puts Python's own handler back once the stage's main runs. A process that
+# imports a stage (a test) keeps its handler.
+if sys.argv[:1] == ["-m"]:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)

@@ -476,3 +476,45 @@ def test_params_files_that_are_not_params_are_one_line(tmp_path, content, words)
     line = one_line(result)
     for word in words:
         assert word in line, line
+
+
+INTERRUPT_WHILE_STARTING = """
+import os, signal, sys, time
+sys.argv = ["-m"]  # as `python -m stages.<name>` has it while it imports the package
+import stages
+os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C during the stage's imports
+time.sleep(30)
+"""
+
+
+def test_ctrl_c_while_a_stage_starts_is_one_line_and_ends_by_sigint():
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_WHILE_STARTING],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == -2
+    assert done.stderr.splitlines() == ["stage: interrupted while starting; no output written"]
+
+
+def test_a_stage_main_gives_ctrl_c_back_to_python():
+    """Once a stage's main runs, Ctrl-C is a KeyboardInterrupt again (stage_main's one line,
+    the temporary outputs removed), whatever handler the imports ran under."""
+    import signal
+
+    from reinforce.io.cli import stage_main
+
+    seen = []
+
+    @stage_main("probe")
+    def main(argv):
+        seen.append(signal.getsignal(signal.SIGINT))
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert main([]) == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.default_int_handler]

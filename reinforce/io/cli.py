@@ -24,6 +24,9 @@ def stage_main(name: str):
         @functools.wraps(main)
         def run(argv=None):
             try:
+                # Ctrl-C is KeyboardInterrupt again (stages/__init__.py's handler covered
+                # the imports)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
                 code = main(sys.argv[1:] if argv is None else argv) or 0
                 if main.__module__ == "__main__":  # the process ends next
                     # The interpreter's last collections then skip every object alive now
