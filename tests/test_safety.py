@@ -1,6 +1,7 @@
 """Hostile and broken input (issue 18): no shell injection, nothing deleted outside a stage's
 outputs, every failure one line, nothing lost."""
 
+import errno
 import os
 import socket
 import subprocess
@@ -518,3 +519,34 @@ def test_a_stage_main_gives_ctrl_c_back_to_python():
     finally:
         signal.signal(signal.SIGINT, previous)
     assert seen == [signal.default_int_handler]
+
+
+@pytest.mark.parametrize(
+    "code, words",
+    [(errno.ENOSPC, "No space left on device"), (errno.EROFS, "Read-only file system")],
+)
+def test_a_full_or_read_only_disk_anywhere_is_one_line(code, words):
+    """Wherever the disk refuses a write (our outputs, logs/, Numba's cache of the kernels),
+    the stage says so in one line, naming the file."""
+    import io
+    from contextlib import redirect_stderr
+
+    from reinforce.io.cli import stage_main
+
+    @stage_main("probe")
+    def main(argv):
+        raise OSError(code, os.strerror(code), "/somewhere/_kernels.nbi")
+
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main([]) == 1
+    assert err.getvalue().splitlines() == [
+        f"probe: /somewhere/_kernels.nbi: {words}; no output written"
+    ]
+
+    @stage_main("probe")
+    def other(argv):
+        raise OSError(errno.ENOENT, "a bug's own error")
+
+    with pytest.raises(OSError):  # not the machine's disk: the traceback stays
+        other([])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import gc
 import os
@@ -12,6 +13,9 @@ from collections.abc import Callable
 
 from reinforce.io.config import Config, load_config
 from reinforce.io.errors import ConfigError, DataError, WorkerFailed
+
+# The errors of a machine's disk rather than of the code: a one-line message, not a traceback.
+MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def stage_main(name: str):
@@ -38,6 +42,17 @@ def stage_main(name: str):
                 return 2
             except (DataError, WorkerFailed) as err:
                 print(f"{name}: {err}", file=sys.stderr)
+                return 1
+            except OSError as err:
+                if err.errno not in MACHINE_ERRNOS:
+                    raise
+                # A full disk or a read-only folder met anywhere (our outputs, logs/,
+                # Numba's cache, torch's temporary files): the machine's state, not a bug,
+                # so one line; the atomic writes left nothing that looks complete.
+                where = f"{err.filename}: " if err.filename else ""
+                print(
+                    f"{name}: {where}{os.strerror(err.errno)}; no output written", file=sys.stderr
+                )
                 return 1
             except KeyboardInterrupt:
                 print(f"{name}: interrupted; no output written", file=sys.stderr)
