@@ -40,6 +40,7 @@ from statsmodels.stats.power import TTestIndPower
 from statsmodels.tools import sm_exceptions  # noqa: F401
 
 from reinforce import seeding
+from reinforce.analysis.schema import HEADLINE
 from reinforce.io import paths
 from reinforce.io.config import REFERENCE_VARIANT
 from reinforce.io.errors import DataError
@@ -51,19 +52,6 @@ DECIMALS = 6  # every number written to metrics.json and tables is rounded to th
 ALPHA = 0.05  # significance level of the tests and of the power statement
 POWER = 0.8  # the power the power statement asks for
 STATISTICS_PATH = paths.STATISTICS
-# metrics.json: per variant, the final-return IQM with its CI, the solve rate, the median
-# episodes-to-solve and the seed count (the path of each in the full statistics). Short
-# flat names keep `dvc exp show` columns narrow; n_seeds, not seeds, so that a pattern
-# for the metric does not also match a parameter such as tune.seeds.
-HEADLINE = {
-    "iqm": ("final_return", "iqm"),
-    "iqm_low": ("final_return", "iqm_ci_low"),
-    "iqm_high": ("final_return", "iqm_ci_high"),
-    "solve_rate": ("solve_rate",),
-    "episodes_to_solve": ("episodes_to_solve", "median"),
-    "n_seeds": ("seeds",),
-    "steps_to_solve": ("time_to_solve", "env_steps", "median"),
-}
 
 
 # --------------------------------------------------------------------------------------
