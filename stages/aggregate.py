@@ -11,6 +11,7 @@ from pathlib import Path
 
 from reinforce.analysis.claims import aggregate_outputs
 from reinforce.analysis.stats import STATISTICS_PATH, DataError
+from reinforce.io import paths
 from reinforce.io.cli import run_report_step, stage_main
 from reinforce.io.config import Config
 from reinforce.io.outputs import atomic_directory, write_atomic
@@ -18,14 +19,14 @@ from reinforce.io.outputs import atomic_directory, write_atomic
 
 def write_aggregate(config: Config) -> str:
     outputs = aggregate_outputs(config, ".")
-    tables = {Path(p).name: text for p, text in outputs.items() if p.startswith("reports/tables/")}
-    with atomic_directory("reports/tables") as tmp:
+    tables = {Path(p).name: text for p, text in outputs.items() if p.startswith(f"{paths.TABLES}/")}
+    with atomic_directory(paths.TABLES) as tmp:
         for name, text in tables.items():
             write_atomic(tmp / name, text)
     write_atomic(STATISTICS_PATH, outputs[STATISTICS_PATH])
-    write_atomic("metrics.json", outputs["metrics.json"])
+    write_atomic(paths.METRICS, outputs[paths.METRICS])
     return (
-        f"wrote metrics.json, {STATISTICS_PATH} and reports/tables/ "
+        f"wrote {paths.METRICS}, {STATISTICS_PATH} and {paths.TABLES}/ "
         f"({', '.join(sorted(tables))}) "
         f"for {', '.join(config.variants)}"
     )

@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reinforce.io import paths
 from reinforce.io.cli import stage_main
 from reinforce.io.config import load_config
 from reinforce.io.outputs import write_atomic
 
-CHECK_PATH = "tuning/params-check.json"
+CHECK_PATH = paths.PARAMS_CHECK
 # Constant: what downstream stages depend on is that the check passed, not the values.
 CHECK_RECORD = '{"params.yaml": "valid"}\n'
 

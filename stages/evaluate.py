@@ -9,6 +9,7 @@ import time
 
 from reinforce.agent.evaluate import evaluate_policies
 from reinforce.compute.backends import open_backend
+from reinforce.io import paths
 from reinforce.io.cli import stage_main
 from reinforce.io.config import load_config
 from reinforce.io.outputs import (
@@ -31,9 +32,10 @@ def main(argv):
 
     cfg = load_config(args.params)
     cfg.variant(args.variant)
-    train_dir = f"runs/{args.variant}/train"
+    train_dir = paths.train_dir(".", args.variant)
+    eval_dir = paths.eval_dir(".", args.variant)
     check_output_folder(
-        f"runs/{args.variant}/eval", "evaluate", lambda name: name in ("eval.csv", FINGERPRINT_FILE)
+        eval_dir, "evaluate", lambda name: name in (paths.EVAL_FILE, FINGERPRINT_FILE)
     )
     if note := fingerprint_mismatch(train_dir):
         print(f"evaluate@{args.variant}: note: {note}", flush=True)
@@ -52,8 +54,8 @@ def main(argv):
         )
         where = backend.describe()
     seconds = time.perf_counter() - start
-    with atomic_directory(f"runs/{args.variant}/eval") as tmp:
-        returns.to_csv(tmp / "eval.csv", index=False, float_format="%.9g")
+    with atomic_directory(eval_dir) as tmp:
+        returns.to_csv(tmp / paths.EVAL_FILE, index=False, float_format="%.9g")
         write_fingerprint(tmp)
     per_seed = returns.groupby("seed")["return"].mean()
     print(

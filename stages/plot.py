@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from reinforce.analysis.stats import DataError
+from reinforce.io import paths
 from reinforce.io.cli import run_report_step, stage_main
 from reinforce.io.config import Config
 
@@ -17,7 +18,7 @@ def write_figures_and_report(config: Config) -> str:
     from reinforce.analysis.report import write_report  # matplotlib: only once the config is good
 
     written = write_report(config, ".")
-    return f"wrote reports/report.md, reports/plots/ and reports/figures/ ({len(written)} files)"
+    return f"wrote {paths.REPORT}, {paths.PLOTS}/ and {paths.FIGURES}/ ({len(written)} files)"
 
 
 @stage_main("plot")

@@ -7,11 +7,11 @@ wall-clock figures go to the git-ignored logs/train-<variant>.json.
 
 import argparse
 import json
-import re
 
 from reinforce.agent.policy import policy_path
 from reinforce.agent.train import train_variant
 from reinforce.compute.backends import open_backend
+from reinforce.io import paths
 from reinforce.io.cli import stage_main
 from reinforce.io.config import load_config
 from reinforce.io.outputs import (
@@ -30,8 +30,8 @@ from reinforce.io.outputs import (
 def written_here(name: str) -> bool:
     """Whether this stage writes a file of that name into its output folder."""
     return (
-        name in ("curves.csv", FINGERPRINT_FILE)
-        or re.fullmatch(r"policy_seed\d+\.pt", name) is not None
+        name in (paths.CURVES_FILE, FINGERPRINT_FILE)
+        or paths.POLICY_FILE_PATTERN.fullmatch(name) is not None
     )
 
 
@@ -46,7 +46,7 @@ def main(argv):
     cfg = load_config(args.params)
     # the variant as written in params.yaml, with the values `select` chose on tune.seeds
     train_cfg = cfg.trained_variant(args.variant, cfg.selected_values(".", args.variant))
-    out = args.out or f"runs/{args.variant}/train"
+    out = args.out or paths.train_dir(".", args.variant)
     check_output_folder(out, "train", written_here)  # before the work, not after it
     if note := fingerprint_mismatch(out):
         print(f"train@{args.variant}: note: {note}", flush=True)
@@ -60,7 +60,7 @@ def main(argv):
         where = backend.describe()
 
     with atomic_directory(out) as tmp:
-        result.curves.to_csv(tmp / "curves.csv", index=False, float_format="%.9g")
+        result.curves.to_csv(tmp / paths.CURVES_FILE, index=False, float_format="%.9g")
         for seed, checkpoint in result.checkpoints.items():
             write_atomic(policy_path(tmp, seed), checkpoint)
         write_fingerprint(tmp)

@@ -9,8 +9,9 @@ import argparse
 from reinforce.agent.tuning import tune_variant
 from reinforce.analysis.stats import summarize_candidates, table_csv
 from reinforce.compute.backends import open_backend
+from reinforce.io import paths
 from reinforce.io.cli import stage_main
-from reinforce.io.config import load_config, tuning_results_path
+from reinforce.io.config import load_config
 from reinforce.io.outputs import (
     FINGERPRINT_FILE,
     atomic_directory,
@@ -30,16 +31,16 @@ def main(argv):
     cfg = load_config(args.params)
     space = cfg.search_space(args.variant)
     check_output_folder(
-        tuning_results_path(".", args.variant).parent,
+        paths.search_dir(".", args.variant),
         "tune",
-        lambda name: name in ("results.csv", FINGERPRINT_FILE),
+        lambda name: name in (paths.RESULTS_FILE, FINGERPRINT_FILE),
     )
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
         if line := backend.summary():
             print(f"tune@{args.variant}: {line}", flush=True)
         results = tune_variant(cfg, args.variant, backend=backend)
-    with atomic_directory(tuning_results_path(".", args.variant).parent) as tmp:
-        write_atomic(tmp / "results.csv", table_csv(results))
+    with atomic_directory(paths.search_dir(".", args.variant)) as tmp:
+        write_atomic(tmp / paths.RESULTS_FILE, table_csv(results))
         write_fingerprint(tmp)
     summary = summarize_candidates(results, list(space))
     for row in summary.to_dict("records"):

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reinforce.io.paths import policy_name
 from reinforce.sim import _kernels
 
 
@@ -248,7 +249,7 @@ def make_actor(
 
 
 def policy_path(folder: str | Path, seed: int) -> Path:
-    return Path(folder) / f"policy_seed{seed}.pt"
+    return Path(folder) / policy_name(seed)
 
 
 def save_policy(policy: Policy | GaussianPolicy, critic: ValueNet | None, meta: dict) -> bytes:

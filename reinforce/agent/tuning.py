@@ -34,6 +34,7 @@ from reinforce.agent.train import train_seeds
 from reinforce.analysis import stats
 from reinforce.compute.backends import LocalBackend, RayBackend
 from reinforce.compute.workers import Progress, Report
+from reinforce.io import paths
 from reinforce.io.config import Config, TrainConfig, tuning_results_path
 from reinforce.io.errors import ConfigError, DataError
 from reinforce.io.outputs import (
@@ -207,10 +208,10 @@ def selected_json(name: str, values: dict, config: Config) -> str:
 def write_selection(config: Config, root: str | Path = ".") -> dict[str, dict]:
     """Write tuning/selected/<variant>.json for every variant and tuning/candidates.csv."""
     chosen, summary = selection(config, root)
-    with atomic_directory(Path(root) / "tuning" / "selected") as tmp:
+    with atomic_directory(Path(root) / paths.SELECTED) as tmp:
         for name, values in chosen.items():
             write_atomic(tmp / f"{name}.json", selected_json(name, values, config))
-    write_atomic(Path(root) / "tuning" / "candidates.csv", stats.table_csv(summary))
+    write_atomic(Path(root) / paths.CANDIDATES, stats.table_csv(summary))
     return chosen
 
 

@@ -30,6 +30,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_effectsize
 
 from reinforce.analysis import measures, stats, survival
+from reinforce.io import paths
 
 # The maximum return of an episode, where it is known: CartPole pays +1 per step until
 # gymnasium's time limit (its registered max_episode_steps: 200 for v0, 500 for v1). For
@@ -429,5 +430,5 @@ def aggregate_outputs(config, root=".", chosen: dict[str, dict] | None = None) -
     )
     rows = json.loads(outputs[stats.STATISTICS_PATH]).get("claims", [])
     frame = pd.DataFrame(rows).reindex(columns=list(CLAIM_COLUMNS))
-    outputs["reports/tables/claims.csv"] = stats.table_csv(frame)
+    outputs[f"{paths.TABLES}/claims.csv"] = stats.table_csv(frame)
     return outputs

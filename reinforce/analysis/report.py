@@ -29,6 +29,7 @@ from reinforce.analysis import (  # noqa: E402
     stats,  # noqa: E402
     tuning_checks,
 )
+from reinforce.io import paths  # noqa: E402
 from reinforce.io.config import Config, changed_keys, tuning_results_path  # noqa: E402
 from reinforce.io.outputs import atomic_directory, write_atomic  # noqa: E402
 
@@ -147,8 +148,8 @@ class ReportData:
 def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
     root = Path(root)
     statistics = json.loads((root / stats.STATISTICS_PATH).read_text())
-    seeds = pd.read_csv(root / "reports" / "tables" / "seeds.csv")
-    runs = stats.read_runs(root / "runs", list(config.variants))
+    seeds = pd.read_csv(root / paths.TABLES / "seeds.csv")
+    runs = stats.read_runs(root / paths.RUNS, list(config.variants))
     metrics = statistics.get("variants", {})
     missing = [v for v in runs if v not in metrics]
     if missing:
@@ -1198,11 +1199,11 @@ def write_report(config: Config, root: str | Path = ".") -> list[str]:
     data = load_report_data(config, root)
     curves = smoothed_curves(data)
     figures = render_figures(data, curves)
-    with atomic_directory(root / "reports" / "figures") as tmp:
+    with atomic_directory(root / paths.FIGURES) as tmp:
         for name, blob in figures.items():
             write_atomic(tmp / name, blob)
-    with atomic_directory(root / "reports" / "plots") as tmp:
+    with atomic_directory(root / paths.PLOTS) as tmp:
         write_atomic(tmp / "learning_curves.csv", learning_curves_csv(data, curves))
         write_atomic(tmp / "final_return.csv", final_return_csv(data))
-    write_atomic(root / "reports" / "report.md", report_markdown(data))
+    write_atomic(root / paths.REPORT, report_markdown(data))
     return sorted(figures)

@@ -40,6 +40,8 @@ from statsmodels.stats.power import TTestIndPower
 from statsmodels.tools import sm_exceptions  # noqa: F401
 
 from reinforce import seeding
+from reinforce.analysis.schema import HEADLINE
+from reinforce.io import paths
 from reinforce.io.config import REFERENCE_VARIANT
 from reinforce.io.errors import DataError
 from reinforce.io.inputs import check_runs, read_table
@@ -49,20 +51,7 @@ ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
 ALPHA = 0.05  # significance level of the tests and of the power statement
 POWER = 0.8  # the power the power statement asks for
-STATISTICS_PATH = "reports/statistics.json"
-# metrics.json: per variant, the final-return IQM with its CI, the solve rate, the median
-# episodes-to-solve and the seed count (the path of each in the full statistics). Short
-# flat names keep `dvc exp show` columns narrow; n_seeds, not seeds, so that a pattern
-# for the metric does not also match a parameter such as tune.seeds.
-HEADLINE = {
-    "iqm": ("final_return", "iqm"),
-    "iqm_low": ("final_return", "iqm_ci_low"),
-    "iqm_high": ("final_return", "iqm_ci_high"),
-    "solve_rate": ("solve_rate",),
-    "episodes_to_solve": ("episodes_to_solve", "median"),
-    "n_seeds": ("seeds",),
-    "steps_to_solve": ("time_to_solve", "env_steps", "median"),
-}
+STATISTICS_PATH = paths.STATISTICS
 
 
 # --------------------------------------------------------------------------------------
@@ -495,8 +484,8 @@ def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
 
 def read_variant(runs_dir: str | Path, name: str) -> VariantRuns:
     base = Path(runs_dir) / name
-    curves = _read_csv(base / "train" / "curves.csv", CURVE_COLUMNS)
-    evaluation = _read_csv(base / "eval" / "eval.csv", EVAL_COLUMNS)
+    curves = _read_csv(base / "train" / paths.CURVES_FILE, CURVE_COLUMNS)
+    evaluation = _read_csv(base / "eval" / paths.EVAL_FILE, EVAL_COLUMNS)
     env_path = base / "train" / "environment.json"
     environment = json.loads(env_path.read_text()) if env_path.exists() else {}
     missing = sorted(set(evaluation["seed"]) - set(curves["seed"]))
@@ -677,7 +666,7 @@ def aggregate_outputs(
     written beside their numbers in both JSON files. `extend(statistics, seeds, runs,
     chosen) -> (statistics, seeds)`: the analyses above this module (reinforce.analysis)
     add theirs before anything is written."""
-    runs = read_runs(Path(root) / "runs", list(config.variants))
+    runs = read_runs(Path(root) / paths.RUNS, list(config.variants))
     check_runs(runs, config, root)  # against params.yaml: seeds, episode counts
     settings = BootstrapSettings.from_config(config.report)
     statistics, seeds = aggregate(
@@ -694,12 +683,12 @@ def aggregate_outputs(
         statistics, seeds = extend(statistics, seeds, runs, chosen)
     seeds = seeds.astype({"episodes_to_solve": "Int64"})
     return {
-        "metrics.json": metrics_json(headline(statistics, chosen)),
+        paths.METRICS: metrics_json(headline(statistics, chosen)),
         STATISTICS_PATH: metrics_json(statistics),
-        "reports/tables/summary.csv": table_csv(
+        f"{paths.TABLES}/summary.csv": table_csv(
             summary_table({name: statistics["variants"][name] for name in runs})
         ),
-        "reports/tables/seeds.csv": table_csv(seeds),
+        f"{paths.TABLES}/seeds.csv": table_csv(seeds),
     }
 
 

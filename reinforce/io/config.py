@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from reinforce.io import paths
 from reinforce.io.env_ids import check_env_id
 from reinforce.io.errors import ConfigError, DataError
 from reinforce.io.names import check_name, show
@@ -645,12 +646,12 @@ def load_config(path: str | Path = "params.yaml", check_env: bool = True) -> Con
 
 def tuning_results_path(root: str | Path, name: str) -> Path:
     """Where tune@<variant> writes its candidates' results on the tuning seeds."""
-    return Path(root) / "tuning" / "search" / name / "results.csv"
+    return paths.results_path(root, name)
 
 
 def selected_path(root: str | Path, name: str) -> Path:
     """Where the select stage writes the values it chose for a variant."""
-    return Path(root) / "tuning" / "selected" / f"{name}.json"
+    return paths.selected_path(root, name)
 
 
 def read_selected(root: str | Path, name: str) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reinforce.io import paths
 from reinforce.io.errors import DataError
 from reinforce.io.names import show
 
@@ -94,13 +95,12 @@ def check_runs(runs: Mapping, config, root: str | Path = ".") -> None:
     """Each variant's curves.csv and eval.csv hold every reporting seed, with the variant's
     train.episodes and evaluate.episodes episodes each."""
     for name, run in runs.items():
-        base = Path(root) / "runs" / name
         space = config.search_space(name)
         if "episodes" in space:  # chosen by the select stage
             episodes = config.selected_values(root, name).get("episodes")
         else:
             episodes = config.variant(name).episodes
-        check_counts(base / "train" / "curves.csv", run.curves, config.seeds, episodes)
+        check_counts(paths.curves_path(root, name), run.curves, config.seeds, episodes)
         check_counts(
-            base / "eval" / "eval.csv", run.evaluation, config.seeds, config.evaluate.episodes
+            paths.eval_path(root, name), run.evaluation, config.seeds, config.evaluate.episodes
         )

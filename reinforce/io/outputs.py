@@ -17,6 +17,7 @@ from pathlib import Path
 from reinforce import NUMERIC_PINS
 from reinforce.io.errors import ConfigError
 from reinforce.io.names import show
+from reinforce.io.paths import LOGS
 
 FINGERPRINT_FILE = "environment.json"
 # The columns of a variant's runs/<variant>/train/curves.csv and eval/eval.csv: written by
@@ -227,6 +228,6 @@ def fingerprint_mismatch(folder: str | Path) -> str | None:
 
 def log_path(name: str) -> Path:
     """A git-ignored place for wall-clock figures, never a DVC output."""
-    folder = Path("logs")
+    folder = Path(LOGS)
     folder.mkdir(exist_ok=True)
     return folder / name

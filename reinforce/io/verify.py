@@ -20,11 +20,13 @@ from pathlib import Path
 
 import yaml
 
+from reinforce.io import paths
+
 # outputs.py needs only the standard library: verify still loads no numpy, scipy or torch.
 from reinforce.io.outputs import flatten
 
 LOCK = "dvc.lock"
-REPORT = Path("reports") / "report.md"
+REPORT = Path(paths.REPORT)
 PROMISE = 'README, "What the reproducibility promise covers"'
 
 
@@ -87,7 +89,7 @@ def environment_differences(committed: dict, here: dict) -> list[str]:
 def committed_environment(root: Path) -> dict | None:
     """The fingerprint the committed run recorded; the report carries it in git (runs/ is
     DVC-cached), as a JSON block under "## Environment"."""
-    for candidate in sorted(root.glob("runs/*/train/environment.json")):
+    for candidate in sorted(root.glob(paths.TRAIN_DIR.format(variant="*") + "/environment.json")):
         return json.loads(candidate.read_text())
     report = root / REPORT
     if not report.exists():
@@ -98,7 +100,7 @@ def committed_environment(root: Path) -> dict | None:
 
 
 def reproduced_environment(root: Path) -> dict | None:
-    records = sorted(root.glob("runs/*/*/environment.json"))
+    records = sorted(root.glob(paths.RUNS + "/*/*/environment.json"))
     return json.loads(records[0].read_text()) if records else None
 
 

@@ -1,0 +1,75 @@
+"""Every output path of the pipeline, stated once (dvc.yaml repeats them literally, as DVC
+needs; tests/test_paths.py checks the two agree).
+
+Paths are relative to the repository root, POSIX-style; a template holds `{variant}`.
+The functions join a root and a variant name that must match names.SAFE_NAME, so a name
+never climbs out of its folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reinforce.io.names import check_name
+
+RUNS = "runs"
+TRAIN_DIR = "runs/{variant}/train"
+EVAL_DIR = "runs/{variant}/eval"
+CURVES_FILE = "curves.csv"  # in TRAIN_DIR
+EVAL_FILE = "eval.csv"  # in EVAL_DIR
+POLICY_FILE = "policy_seed{seed}.pt"  # in TRAIN_DIR
+POLICY_FILE_PATTERN = re.compile(r"policy_seed\d+\.pt")
+
+TUNING = "tuning"
+SEARCH = "tuning/search"
+SEARCH_DIR = "tuning/search/{variant}"
+RESULTS_FILE = "results.csv"  # in SEARCH_DIR
+SELECTED = "tuning/selected"
+SELECTED_FILE = "tuning/selected/{variant}.json"
+CANDIDATES = "tuning/candidates.csv"
+PARAMS_CHECK = "tuning/params-check.json"
+
+METRICS = "metrics.json"
+REPORTS = "reports"
+STATISTICS = "reports/statistics.json"
+TABLES = "reports/tables"
+FIGURES = "reports/figures"
+REPORT = "reports/report.md"
+PLOTS = "reports/plots"
+LOGS = "logs"  # git-ignored wall-clock figures, never a DVC output
+
+
+def _variant(template: str, root: str | Path, variant: str) -> Path:
+    return Path(root) / template.format(variant=check_name("variant", variant))
+
+
+def train_dir(root: str | Path, variant: str) -> Path:
+    return _variant(TRAIN_DIR, root, variant)
+
+
+def eval_dir(root: str | Path, variant: str) -> Path:
+    return _variant(EVAL_DIR, root, variant)
+
+
+def curves_path(root: str | Path, variant: str) -> Path:
+    return train_dir(root, variant) / CURVES_FILE
+
+
+def eval_path(root: str | Path, variant: str) -> Path:
+    return eval_dir(root, variant) / EVAL_FILE
+
+
+def policy_name(seed: int) -> str:
+    return POLICY_FILE.format(seed=seed)
+
+
+def search_dir(root: str | Path, variant: str) -> Path:
+    return _variant(SEARCH_DIR, root, variant)
+
+
+def results_path(root: str | Path, variant: str) -> Path:
+    return search_dir(root, variant) / RESULTS_FILE
+
+
+def selected_path(root: str | Path, variant: str) -> Path:
+    return _variant(SELECTED_FILE, root, variant)
