@@ -61,6 +61,15 @@ def alive(processes: list[psutil.Process]) -> list[int]:
     return result
 
 
+def command_line(process: psutil.Process) -> list[str]:
+    """The process's command line; [] for one that has ended (DVC's earlier children, e.g.
+    the check stage's process, can still be zombies when the test looks)."""
+    try:
+        return process.cmdline()
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return []
+
+
 def interrupt(process: subprocess.Popen) -> tuple[float, float, list[str], list[psutil.Process]]:
     """Ctrl-C to the process group, as a terminal sends it. Returns the seconds until the
     stage's "interrupted" line and until the process exited, the stderr lines from that
@@ -179,7 +188,7 @@ def test_ctrl_c_of_dvc_repro_stops_at_once_and_leaves_nothing_complete(tmp_path,
     stage = [
         p
         for p in psutil.Process(process.pid).children(recursive=True)
-        if "stages.train" in p.cmdline()
+        if "stages.train" in command_line(p)
     ]  # not the shell's "-c" string
     # its second worker (and where it starts from a forkserver: the forkserver, the
     # resource tracker)
