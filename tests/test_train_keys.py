@@ -1,6 +1,7 @@
-"""The train keys are declared by TrainConfig (names, defaults) and _TRAIN_TYPES (types);
-the README's parameter table, params.yaml and the tests' tiny params are checked against
-them, so a key added in one place and forgotten in another fails here."""
+"""The train keys are declared once, by TrainConfig (names, types, defaults; the
+validator's types are read from its annotations); the README's parameter table, params.yaml
+and the tests' tiny params are checked against them, so a key added in one place and
+forgotten in another fails here."""
 
 import dataclasses
 import re
@@ -40,7 +41,7 @@ def as_written(value) -> str:
     return str(value)
 
 
-def test_types_are_declared_for_exactly_the_fields():
+def test_the_validator_takes_its_types_from_the_fields():
     assert set(config._TRAIN_TYPES) == set(FIELDS)
     hints = typing.get_type_hints(config.TrainConfig)
     for key, (kind, optional) in config._TRAIN_TYPES.items():

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import json
 import math
+import typing
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,7 +168,8 @@ def _check_type(key: str, value: Any, kind, optional: bool = False) -> Any:
     return value
 
 
-def _section(name: str, raw: Any, cls, types: dict[str, tuple[type, bool]]):
+def _section(name: str, raw: Any, cls):
+    types = field_types(cls)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -184,24 +186,19 @@ def _section(name: str, raw: Any, cls, types: dict[str, tuple[type, bool]]):
     return cls(**values)
 
 
-_TRAIN_TYPES = {
-    "episodes": (int, False),
-    "gamma": (float, False),
-    "lr": (float, False),
-    "hidden_dim": (int, False),
-    "normalize_returns": (bool, False),
-    "baseline": (str, False),
-    "critic_lr": (float, False),
-    "entropy_coef": (float, False),
-    "grad_clip_norm": (float, True),
-    "episodes_per_update": (int, False),
-    "advantage": (str, False),
-    "gae_lambda": (float, False),
-    "normalize_advantages": (bool, False),
-    "update_epochs": (int, False),
-    "minibatches": (int, False),
-    "clip_ratio": (float, True),
-}
+def field_types(cls) -> dict[str, tuple[type, bool]]:
+    """key -> (type, whether null is allowed), read from the dataclass's own annotations:
+    a key's type is declared once, beside its default."""
+    hints = typing.get_type_hints(cls)
+    types = {}
+    for field in dataclasses.fields(cls):
+        hint = hints[field.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        types[field.name] = (args[0], True) if args else (hint, False)
+    return types
+
+
+_TRAIN_TYPES = field_types(TrainConfig)
 
 
 def _require(condition: bool, key: str, value: Any, allowed: str) -> None:
@@ -415,7 +412,7 @@ def _validate_tune(
             for value in values:
                 value = _check_type(where, value, kind, optional)
                 merged = {**train_raw, **overrides, train_key: value}
-                _validate_train(key, _section(key, merged, TrainConfig, _TRAIN_TYPES))
+                _validate_train(key, _section(key, merged, TrainConfig))
                 checked.append(value)
             repeated = sorted({v for v in checked if checked.count(v) > 1}, key=repr)
             _require(not repeated, where, values, f"distinct values (repeated: {repeated})")
@@ -439,18 +436,13 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
         if key not in sections:
             raise _unknown_key("", str(key), sections)
 
-    env = _section(
-        "env",
-        raw.get("env"),
-        EnvConfig,
-        {"id": (str, False), "solved_threshold": (float, False), "solve_window": (int, False)},
-    )
+    env = _section("env", raw.get("env"), EnvConfig)
     if check_env:
         env = _validate_env(env)
     seeds = _validate_seeds(raw.get("seeds", list(range(10))))
 
     train_raw = raw.get("train") or {}
-    train = _validate_train("train", _section("train", train_raw, TrainConfig, _TRAIN_TYPES))
+    train = _validate_train("train", _section("train", train_raw, TrainConfig))
 
     variants_raw = raw.get("variants")
     if variants_raw is None:
@@ -477,14 +469,9 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
         for override in overrides:
             if override not in _TRAIN_TYPES:
                 raise _unknown_key(key, str(override), _TRAIN_TYPES)
-        variants[name] = _validate_train(key, _section(key, merged, TrainConfig, _TRAIN_TYPES))
+        variants[name] = _validate_train(key, _section(key, merged, TrainConfig))
 
-    evaluate = _section(
-        "evaluate",
-        raw.get("evaluate"),
-        EvaluateConfig,
-        {"episodes": (int, False), "seed_offset": (int, False), "policy": (str, False)},
-    )
+    evaluate = _section("evaluate", raw.get("evaluate"), EvaluateConfig)
     _require(
         1 <= evaluate.episodes <= MAX_EVAL_EPISODES,
         "evaluate.episodes",
@@ -511,17 +498,7 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
         f" (seeds and tune.seeds); {show(overlap)} would be used for both",
     )
 
-    report = _section(
-        "report",
-        raw.get("report"),
-        ReportConfig,
-        {
-            "ci": (float, False),
-            "bootstrap_resamples": (int, False),
-            "bootstrap_seed": (int, False),
-            "smoothing_window": (int, False),
-        },
-    )
+    report = _section("report", raw.get("report"), ReportConfig)
     _require(0 < report.ci < 1, "report.ci", report.ci, "a number in (0, 1)")
     _require(
         1 <= report.bootstrap_resamples <= MAX_BOOTSTRAP_RESAMPLES,
@@ -550,17 +527,7 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
         "an integer >= 1",
     )
 
-    compute = _section(
-        "compute",
-        raw.get("compute"),
-        ComputeConfig,
-        {
-            "backend": (str, False),
-            "workers": (int, False),
-            "ray_address": (str, True),
-            "seeds_per_task": (int, False),
-        },
-    )
+    compute = _section("compute", raw.get("compute"), ComputeConfig)
     _require(compute.backend in BACKENDS, "compute.backend", compute.backend, " | ".join(BACKENDS))
     _require(compute.workers >= 1, "compute.workers", compute.workers, "an integer >= 1")
     _require(
