@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import numpy as np
 import pandas as pd
@@ -187,7 +186,7 @@ def test_holm_runs_over_the_whole_family():
 # the aggregate, end to end on small runs
 
 
-def test_claims_of_a_faster_variant(tmp_path):
+def test_claims_of_a_faster_variant(tmp_path, monkeypatch):
     write_params(
         tmp_path, {"article": {}, "fast": {"lr": 0.02}}, window=5, threshold=100.0, eval_episodes=1
     )
@@ -197,12 +196,8 @@ def test_claims_of_a_faster_variant(tmp_path):
     write_runs(tmp_path, "fast", fast, {s: [500.0] for s in range(3)})
     from stages import aggregate as stage
 
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert stage.main([]) == 0
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(tmp_path)
+    assert stage.main([]) == 0
     full = json.loads((tmp_path / "reports/statistics.json").read_text())
     rows = full["claims"]
     assert [(r["metric"], r["test"]) for r in rows] == [
@@ -283,7 +278,7 @@ def test_next_grid():
     assert tuning_checks.next_grid("lr", [0.1, 0.2, 0.3], 0.2) is None
 
 
-def test_select_prints_the_warnings_and_writes_the_same_selection(tmp_path, capsys):
+def test_select_prints_the_warnings_and_writes_the_same_selection(tmp_path, capsys, monkeypatch):
     import yaml
 
     from stages import select as stage
@@ -302,12 +297,8 @@ def test_select_prints_the_warnings_and_writes_the_same_selection(tmp_path, caps
         "1,0.001,10,500.0,90\n1,0.001,11,500.0,80\n2,0.01,10,500.0,120\n"
         "2,0.01,11,500.0,130\n3,0.1,10,20.0,\n3,0.1,11,30.0,\n"
     )
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert stage.main([]) == 0
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(tmp_path)
+    assert stage.main([]) == 0
     out = capsys.readouterr().out
     assert "; tuned: lr=0.001" in out
     assert "select: warning: tuned: 2 of 3 candidates tie" in out
