@@ -11,6 +11,9 @@ A training seed s (reporting seeds and tuning seeds alike), from SeedSequence(s)
 Its evaluation, with env seed e = evaluate.seed_offset + s:
     env resets  env.reset(seed=e) once, as above
     evaluation  the sampled actions (evaluate.policy: sample): SeedSequence([e, 1])
+A suite's random-policy baseline, random seed r (random.seeds):
+    env resets  env.reset(seed=r) once, as above
+    actions     uniform over the action space: SeedSequence([r, 2])
 The report, from report.bootstrap_seed b:
     bootstrap   one Generator per statistic: SeedSequence(b, spawn_key=the CRC-32 of each
                 name of what it is computed on), so a statistic's draws do not depend on
@@ -46,6 +49,11 @@ def minibatch_rng(seed: int) -> np.random.Generator:
 def evaluation_rng(env_seed: int) -> np.random.Generator:
     """The sampled actions of the evaluation whose env is reset with env_seed."""
     return np.random.default_rng(np.random.SeedSequence([env_seed, 1]))
+
+
+def random_policy_rng(seed: int) -> np.random.Generator:
+    """The uniformly random actions of a suite's random-policy baseline on env seed."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 2]))
 
 
 def bootstrap_rng(seed: int, *names: str) -> np.random.Generator:

@@ -25,6 +25,10 @@ PACKAGE = "reinforce"
 TRAINING_LAYERS = ("sim", "agent", "compute")  # the code that makes the training bytes
 DIRECTORY_DEPS = ("reinforce/analysis",)  # whole folders for the stages that run no training
 
+# Every pipeline file; the suite's stages have wdir: the repository root, so their code
+# deps are written as the root pipeline's are.
+PIPELINES = ("dvc.yaml", "studies/suite/dvc.yaml")
+
 CODE_DEP = re.compile(r"^(?P<indent>\s*)- (?P<path>(?:stages|reinforce)(?:/[\w.]+)*)\s*$")
 STAGE = re.compile(r"^  (?P<name>[\w-]+):")
 CMD = re.compile(r"python -m stages\.(?P<script>\w+)")
@@ -118,14 +122,26 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true", help="exit 1 if any code dep is off")
     mode.add_argument("--write", action="store_true", help="rewrite dvc.yaml's code deps")
-    parser.add_argument("--file", type=Path, default=ROOT / "dvc.yaml")
+    parser.add_argument(
+        "--file",
+        type=Path,
+        action="append",
+        help=f"default: {', '.join(PIPELINES)} (the suite's stages run in the repository root)",
+    )
     args = parser.parse_args(argv)
-    text = args.file.read_text()
+    failed = False
+    for file in args.file or [ROOT / name for name in PIPELINES]:
+        failed |= not check_or_write(file, args.write)
+    return 1 if failed else 0
+
+
+def check_or_write(file: Path, write: bool) -> bool:
+    text = file.read_text()
     new, changes = rewrite(text)
-    if args.write:
+    if write:
         if new != text:
-            args.file.write_text(new)
-        return 0
+            file.write_text(new)
+        return True
     problems = [
         f"{stage}: {kind} {path}"
         for stage, (missing, extra) in sorted(changes.items())
@@ -134,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if new != text and not problems:
         problems = ["the code deps are not in the generated order"]
+    name = file.relative_to(ROOT) if file.is_relative_to(ROOT) else file
     for problem in problems:
-        print(f"dvc.yaml: {problem} (python scripts/dvc_deps.py --write)", file=sys.stderr)
-    return 1 if problems else 0
+        print(f"{name}: {problem} (python scripts/dvc_deps.py --write)", file=sys.stderr)
+    return not problems
 
 
 if __name__ == "__main__":

@@ -17,14 +17,14 @@ from reinforce.io.config import Config
 from reinforce.io.outputs import atomic_directory, write_atomic
 
 
-def write_aggregate(config: Config) -> str:
-    outputs = aggregate_outputs(config, ".")
+def write_aggregate(config: Config, root: str) -> str:
+    outputs = aggregate_outputs(config, root)
     tables = {Path(p).name: text for p, text in outputs.items() if p.startswith(f"{paths.TABLES}/")}
-    with atomic_directory(paths.TABLES) as tmp:
+    with atomic_directory(Path(root) / paths.TABLES) as tmp:
         for name, text in tables.items():
             write_atomic(tmp / name, text)
-    write_atomic(STATISTICS_PATH, outputs[STATISTICS_PATH])
-    write_atomic(paths.METRICS, outputs[paths.METRICS])
+    write_atomic(Path(root) / STATISTICS_PATH, outputs[STATISTICS_PATH])
+    write_atomic(Path(root) / paths.METRICS, outputs[paths.METRICS])
     return (
         f"wrote {paths.METRICS}, {STATISTICS_PATH} and {paths.TABLES}/ "
         f"({', '.join(sorted(tables))}) "

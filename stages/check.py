@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from reinforce.io import paths
 from reinforce.io.cli import stage_main
@@ -27,10 +28,15 @@ CHECK_RECORD = '{"params.yaml": "valid"}\n'
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--root", default=".", help="the study folder (default: .)")
     args = parser.parse_args(argv)
-    cfg = load_config(args.params)
-    write_atomic(CHECK_PATH, CHECK_RECORD)
-    print(f"check: {args.params} is valid ({len(cfg.variants)} variants, {len(cfg.seeds)} seeds)")
+    cfg = load_config(args.params)  # a suite: every env of it
+    write_atomic(Path(args.root) / CHECK_PATH, CHECK_RECORD)
+    envs = f", {len(cfg.envs)} envs" if cfg.is_suite else ""
+    print(
+        f"check: {args.params} is valid ({len(cfg.variants)} variants, {len(cfg.seeds)} seeds"
+        f"{envs})"
+    )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@ import time
 from reinforce.agent.evaluate import evaluate_policies
 from reinforce.compute.backends import open_backend
 from reinforce.io import paths
-from reinforce.io.cli import stage_main
-from reinforce.io.config import load_config
+from reinforce.io.cli import add_study_arguments, load_study, log_label, stage_main
 from reinforce.io.outputs import (
     FINGERPRINT_FILE,
     atomic_directory,
@@ -27,13 +26,13 @@ from reinforce.io.outputs import (
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variant")
-    parser.add_argument("--params", default="params.yaml")
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
 
-    cfg = load_config(args.params)
+    cfg = load_study(args)
     cfg.variant(args.variant)
-    train_dir = paths.train_dir(".", args.variant)
-    eval_dir = paths.eval_dir(".", args.variant)
+    train_dir = paths.train_dir(args.root, args.variant)
+    eval_dir = paths.eval_dir(args.root, args.variant)
     check_output_folder(
         eval_dir, "evaluate", lambda name: name in (paths.EVAL_FILE, FINGERPRINT_FILE)
     )
@@ -64,7 +63,7 @@ def main(argv):
         + ", ".join(f"{seed}: {value:.1f}" for seed, value in per_seed.items())
     )
     write_atomic(
-        log_path(f"evaluate-{args.variant}.json"),
+        log_path(f"evaluate-{log_label(args)}.json"),
         json.dumps(
             {
                 "variant": args.variant,

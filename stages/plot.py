@@ -14,10 +14,10 @@ from reinforce.io.cli import run_report_step, stage_main
 from reinforce.io.config import Config
 
 
-def write_figures_and_report(config: Config) -> str:
+def write_figures_and_report(config: Config, root: str) -> str:
     from reinforce.analysis.report import write_report  # matplotlib: only once the config is good
 
-    written = write_report(config, ".")
+    written = write_report(config, root)
     return f"wrote {paths.REPORT}, {paths.PLOTS}/ and {paths.FIGURES}/ ({len(written)} files)"
 
 

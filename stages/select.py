@@ -17,9 +17,9 @@ from reinforce.io.config import Config
 from reinforce.io.errors import DataError
 
 
-def select(config: Config) -> str:
-    chosen = write_selection(config, ".")
-    warnings = "".join(f"\nselect: warning: {line}" for line in selection_warnings(config, "."))
+def select(config: Config, root: str) -> str:
+    chosen = write_selection(config, root)
+    warnings = "".join(f"\nselect: warning: {line}" for line in selection_warnings(config, root))
     return (
         "; ".join(
             f"{name}: "

@@ -12,8 +12,7 @@ from reinforce.agent.policy import policy_path
 from reinforce.agent.train import train_variant
 from reinforce.compute.backends import open_backend
 from reinforce.io import paths
-from reinforce.io.cli import stage_main
-from reinforce.io.config import load_config
+from reinforce.io.cli import add_study_arguments, load_study, log_label, stage_main
 from reinforce.io.outputs import (
     FINGERPRINT_FILE,
     atomic_directory,
@@ -39,14 +38,14 @@ def written_here(name: str) -> bool:
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("variant")
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--out", default=None, help="default: runs/<variant>/train")
+    add_study_arguments(parser)
+    parser.add_argument("--out", default=None, help="default: <root>/runs/<variant>/train")
     args = parser.parse_args(argv)
 
-    cfg = load_config(args.params)
+    cfg = load_study(args)
     # the variant as written in params.yaml, with the values `select` chose on tune.seeds
-    train_cfg = cfg.trained_variant(args.variant, cfg.selected_values(".", args.variant))
-    out = args.out or paths.train_dir(".", args.variant)
+    train_cfg = cfg.trained_variant(args.variant, cfg.selected_values(args.root, args.variant))
+    out = args.out or paths.train_dir(args.root, args.variant)
     check_output_folder(out, "train", written_here)  # before the work, not after it
     if note := fingerprint_mismatch(out):
         print(f"train@{args.variant}: note: {note}", flush=True)
@@ -71,7 +70,7 @@ def main(argv):
         f"{result.env_steps} env steps in {result.seconds:.1f} s ({speed:,.0f} steps/s)"
     )
     write_atomic(
-        log_path(f"train-{args.variant}.json"),
+        log_path(f"train-{log_label(args)}.json"),
         json.dumps(
             {
                 "variant": args.variant,

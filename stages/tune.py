@@ -10,8 +10,7 @@ from reinforce.agent.tuning import tune_variant
 from reinforce.analysis.stats import summarize_candidates, table_csv
 from reinforce.compute.backends import open_backend
 from reinforce.io import paths
-from reinforce.io.cli import stage_main
-from reinforce.io.config import load_config
+from reinforce.io.cli import add_study_arguments, load_study, stage_main
 from reinforce.io.outputs import (
     FINGERPRINT_FILE,
     atomic_directory,
@@ -25,13 +24,13 @@ from reinforce.io.outputs import (
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variant")
-    parser.add_argument("--params", default="params.yaml")
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
 
-    cfg = load_config(args.params)
+    cfg = load_study(args)
     space = cfg.search_space(args.variant)
     check_output_folder(
-        paths.search_dir(".", args.variant),
+        paths.search_dir(args.root, args.variant),
         "tune",
         lambda name: name in (paths.RESULTS_FILE, FINGERPRINT_FILE),
     )
@@ -39,7 +38,7 @@ def main(argv):
         if line := backend.summary():
             print(f"tune@{args.variant}: {line}", flush=True)
         results = tune_variant(cfg, args.variant, backend=backend)
-    with atomic_directory(paths.search_dir(".", args.variant)) as tmp:
+    with atomic_directory(paths.search_dir(args.root, args.variant)) as tmp:
         write_atomic(tmp / paths.RESULTS_FILE, table_csv(results))
         write_fingerprint(tmp)
     summary = summarize_candidates(results, list(space))

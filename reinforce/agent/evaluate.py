@@ -7,14 +7,17 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from gymnasium.spaces import Box
 
 from reinforce import seeding
 from reinforce.agent.policy import load_policy, make_actor, policy_path
 from reinforce.compute.backends import LocalBackend, RayBackend
 from reinforce.compute.workers import Progress
 from reinforce.io.config import EvaluateConfig
+from reinforce.io.env_ids import env_spaces
 from reinforce.io.errors import DataError
 from reinforce.io.outputs import EVAL_COLUMNS
 from reinforce.sim.rollout import Episode, run_lockstep
@@ -102,3 +105,29 @@ def evaluate_seeds(
 
     run_lockstep(env_id, env_seeds, cfg.episodes, actor, on_episode_end)
     return rows
+
+
+def random_policy_returns(env_id: str, seeds: Sequence[int], episodes: int) -> pd.DataFrame:
+    """A uniformly random policy's episodes on gymnasium.make(env_id): env k reset with
+    seeds[k], its actions from its own stream (seeding.random_policy_rng), Discrete
+    actions uniform over n, Box actions uniform between the bounds. Rows (seed, episode,
+    return), the normalization's "random" score of a suite (docs/suite.md)."""
+    space = env_spaces(env_id)[1]
+    rngs = [seeding.random_policy_rng(seed) for seed in seeds]
+
+    def choose(obs_rows, active, step):
+        if isinstance(space, Box):
+            return np.stack(
+                [rngs[k].uniform(space.low, space.high).astype(np.float32) for k in active]
+            )
+        return np.array([rngs[k].integers(space.n) for k in active], dtype=np.int64)
+
+    rows: list[tuple[int, int, float]] = []
+    counts = [0] * len(seeds)
+
+    def on_episode_end(k: int, episode: Episode) -> None:
+        counts[k] += 1
+        rows.append((seeds[k], counts[k], float(episode.rewards.sum())))
+
+    run_lockstep(env_id, seeds, episodes, choose, on_episode_end)
+    return pd.DataFrame(sorted(rows), columns=list(EVAL_COLUMNS))

@@ -241,6 +241,9 @@ def extend_statistics(
                 ),
             },
         }
+        if env.solved_threshold is None:  # no "solved" on this env: no solve claim
+            entry["claims"] = claim
+            continue
         for metric, unit in TIMES.items():
             tx, sx = _times(table, *SURVIVAL_TIMES[unit])
             ty, sy = _times(ref_table, *SURVIVAL_TIMES[unit])
@@ -290,6 +293,8 @@ def claim_rows(statistics: dict) -> list[dict]:
             continue
         claim, comparison = entry["claims"], entry["comparison"]
         for metric, _label, tests in METRICS:
+            if metric != "final_return" and metric not in claim:
+                continue  # an env without a solved threshold has no solve claims
             for test in tests:
                 row = {"variant": name, "metric": metric, "test": test}
                 if metric in ("final_return", "sample_efficiency"):

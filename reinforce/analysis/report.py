@@ -43,6 +43,15 @@ FIGURES = (
     "performance_profile",
     "sensitivity",
 )
+SOLVE_FIGURES = ("episodes_to_solve", "time_to_solve")  # none on an env without a threshold
+
+
+def figure_names(config: Config) -> tuple[str, ...]:
+    if config.env.solved_threshold is None:
+        return tuple(name for name in FIGURES if name not in SOLVE_FIGURES)
+    return FIGURES
+
+
 # Vega-Lite's default "tableau10", so `dvc plots show` uses the same colors as the figures
 PALETTE = (
     "#4c78a8",
@@ -216,7 +225,8 @@ def plot_learning_curves(data: ReportData, curves: dict[str, dict]):
     fig, axes = _grid(len(data.variants) + 1, 5.0, 3.4, sharex=True, sharey=True)
     overlay, panels = axes[0], axes[1:]
     for ax in axes:
-        ax.axhline(env.solved_threshold, color="0.4", linestyle="--", linewidth=0.9, zorder=1)
+        if env.solved_threshold is not None:
+            ax.axhline(env.solved_threshold, color="0.4", linestyle="--", linewidth=0.9, zorder=1)
     for name, ax in zip(data.variants, panels):
         c = curves[name]
         episodes = np.arange(1, c["smooth"].shape[1] + 1)
@@ -250,14 +260,15 @@ def plot_learning_curves(data: ReportData, curves: dict[str, dict]):
         )
     ci = f"{data.config.report.ci:.0%}"
     overlay.set_title(f"All variants: IQM across seeds, {ci} bootstrap CI band")
-    overlay.plot(
-        [],
-        [],
-        color="0.4",
-        linestyle="--",
-        linewidth=0.9,
-        label=f"solved threshold ({env.solved_threshold:g})",
-    )
+    if env.solved_threshold is not None:
+        overlay.plot(
+            [],
+            [],
+            color="0.4",
+            linestyle="--",
+            linewidth=0.9,
+            label=f"solved threshold ({env.solved_threshold:g})",
+        )
     overlay.legend(loc="best", fontsize=8)
     for ax in axes:
         ax.set_xlabel("Training episode")
@@ -699,7 +710,8 @@ def plot_sensitivity(data: ReportData):
         ax.minorticks_off()
         ax.set_xlabel(f"{key} (candidate values)")
         ax.set_ylabel("Final return, IQM over tuning seeds")
-        ax.axhline(data.config.env.solved_threshold, color="0.4", linestyle="--", linewidth=0.9)
+        if data.config.env.solved_threshold is not None:
+            ax.axhline(data.config.env.solved_threshold, color="0.4", linestyle="--", linewidth=0.9)
         ax.plot(
             [],
             [],
@@ -735,7 +747,7 @@ def render_figures(data: ReportData, curves: dict[str, dict] | None = None) -> d
     }
     out = {}
     with matplotlib.style.context("default"), matplotlib.rc_context(RC):
-        for name in FIGURES:
+        for name in figure_names(data.config):
             for fmt, blob in figure_bytes(makers[name]()).items():
                 out[f"{name}.{fmt}"] = blob
     return out
@@ -827,6 +839,18 @@ FIGURE_CAPTIONS = {
 }
 
 
+def solved_phrase(env) -> str:
+    if env.solved_threshold is None:
+        return (
+            f"`{env.id}` has no solved threshold (gymnasium's spec gives none, and params "
+            "set none), so no seed counts as solved and no solve measure or claim is made."
+        )
+    return (
+        f"A seed counts as solved when the mean training return over {env.solve_window} "
+        f"consecutive episodes reaches {env.solved_threshold:g}."
+    )
+
+
 def report_markdown(data: ReportData) -> str:
     cfg = data.config
     ci = f"{cfg.report.ci:.0%}"
@@ -837,9 +861,8 @@ def report_markdown(data: ReportData) -> str:
         f"Environment `{cfg.env.id}`; {data.seeds_phrase()}; "
         f"final return = {data.eval_phrase()}. Intervals are {ci} percentile bootstrap "
         f"CIs over seeds ({cfg.report.bootstrap_resamples} resamples, bootstrap seed "
-        f"{cfg.report.bootstrap_seed}). A seed counts as solved when the mean training "
-        f"return over {cfg.env.solve_window} consecutive episodes reaches "
-        f"{cfg.env.solved_threshold:g}. How to read this report: `docs/report.md`.",
+        f"{cfg.report.bootstrap_seed}). {solved_phrase(cfg.env)} How to read this report: "
+        "`docs/report.md`.",
         "",
         "Made by `dvc repro` (stages `aggregate` and `plot`); do not edit by hand.",
         "",
@@ -903,7 +926,7 @@ def report_markdown(data: ReportData) -> str:
     lines += claims_text.cost_markdown(data.statistics, cfg.report.ci, data.variants)
     lines += comparison_lines(data)
     lines += ["## Figures", ""]
-    for name in FIGURES:
+    for name in figure_names(cfg):
         title = name.replace("_", " ").capitalize()
         if name == "p_improve":
             title = f"Probability of improvement over {ref}"

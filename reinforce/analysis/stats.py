@@ -389,9 +389,12 @@ def moving_average(returns, window: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(returns, window).mean(axis=-1)
 
 
-def episodes_to_solve(returns, window: int, threshold: float) -> int | None:
+def episodes_to_solve(returns, window: int, threshold: float | None) -> int | None:
     """The first episode (1-based) at which the mean return of the last `window` episodes
-    reaches threshold, or None if it never does (fewer than `window` episodes never do)."""
+    reaches threshold, or None if it never does (fewer than `window` episodes never do;
+    nor does any on an env without a threshold, None)."""
+    if threshold is None:
+        return None
     averages = moving_average(returns, window)
     hits = np.flatnonzero(averages >= threshold)
     return int(hits[0]) + window if len(hits) else None

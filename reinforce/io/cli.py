@@ -80,22 +80,41 @@ def die_of_sigint() -> None:
     os._exit(130)  # unreachable unless SIGINT is blocked
 
 
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """--params, and where a suite's stage works: --env (one env of the suite's `envs`) and
+    --root (the folder its outputs and inputs live under: the env's folder of the suite;
+    studies/suite/dvc.yaml passes both)."""
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--env", default=None, help="a suite's env id (its `envs` key)")
+    parser.add_argument("--root", default=".", help="the study folder (default: .)")
+
+
+def load_study(args: argparse.Namespace, check_env: bool = True) -> Config:
+    """The config of the env a stage works on (the whole study for a single-env params)."""
+    return load_config(args.params, check_env=check_env).for_env(args.env)
+
+
+def log_label(args: argparse.Namespace) -> str:
+    """A stage's name in logs/: its variant, after its env's id in a suite."""
+    return f"{args.env}-{args.variant}" if args.env else args.variant
+
+
 def run_report_step(
     name: str,
     doc: str,
     argv,
-    step: Callable[[Config], str],
+    step: Callable[[Config, str], str],
     input_errors: tuple[type[Exception], ...],
 ) -> int:
-    """The whole of a stage that takes only `--params` and reads other stages' outputs
-    (aggregate, plot): step(config) writes the outputs and returns what to print; an
-    input it cannot use (input_errors) exits 1 with one line."""
+    """The whole of a stage that takes only the study arguments and reads other stages'
+    outputs (select, aggregate, plot): step(config, root) writes the outputs and returns
+    what to print; an input it cannot use (input_errors) exits 1 with one line."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
-    config = load_config(args.params, check_env=False)
+    config = load_study(args, check_env=False)
     try:
-        done = step(config)
+        done = step(config, args.root)
     except input_errors as err:
         if isinstance(err, FileNotFoundError) and err.filename:
             err = f"{err.filename}: not found; run `dvc repro` to make it"

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from reinforce.io import paths
-from reinforce.io.env_ids import check_env_id
+from reinforce.io.env_ids import check_env_id, spec_reward_threshold
 from reinforce.io.errors import ConfigError, DataError
 from reinforce.io.names import check_name, show
 
@@ -34,8 +34,24 @@ BACKENDS = ("local", "ray")
 @dataclass(frozen=True)
 class EnvConfig:
     id: str = "CartPole-v1"
-    solved_threshold: float = 475.0
+    # Absent from params: gymnasium's spec.reward_threshold; null (or no spec threshold):
+    # the env has no "solved", and no solve measure or claim is made on it.
+    solved_threshold: float | None = 475.0
     solve_window: int = 100
+    # A suite's normalized score: (score - random) / (reference_score - random); absent:
+    # the solved threshold (an env without one must name its reference).
+    reference_score: float | None = None
+    # The training budget of every variant on this env (a suite's per-env override);
+    # null: the variants' own episodes.
+    episodes: int | None = None
+
+
+@dataclass(frozen=True)
+class RandomConfig:
+    """A suite's random-policy baseline, measured by the pipeline on its own seeds."""
+
+    seeds: tuple[int, ...] = (200, 201, 202, 203, 204)
+    episodes: int = 20
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,42 @@ class Config:
     report: ReportConfig
     compute: ComputeConfig = ComputeConfig()
     tune: TuneConfig = TuneConfig()
+    # The study's environments, env id -> settings: a suite lists several under `envs`,
+    # a single-env study (`env`) has its one env here too. A suite's stages each work on
+    # one env, through for_env.
+    envs: dict[str, EnvConfig] = dataclasses.field(default_factory=dict)
+    random: RandomConfig = RandomConfig()
+    suite_envs: tuple[str, ...] | None = None  # the ids under `envs`, None for `env`
+
+    @property
+    def is_suite(self) -> bool:
+        return self.suite_envs is not None
+
+    def for_env(self, env_id: str | None) -> Config:
+        """The single-env study of one env of a suite (its settings, its budget over every
+        variant's); a single-env study is its own (env_id None or its id)."""
+        if not self.is_suite:
+            if env_id not in (None, self.env.id):
+                raise ConfigError(
+                    f"--env: got {show(env_id)}; this study has one env, {self.env.id!r}"
+                )
+            return self
+        if env_id not in self.envs:
+            raise ConfigError(
+                f"--env: got {show(env_id)}; allowed: one of this suite's envs "
+                f"({', '.join(self.suite_envs)})"
+            )
+        env = self.envs[env_id]
+        train, variants = self.train, self.variants
+        if env.episodes is not None:
+            train = dataclasses.replace(train, episodes=env.episodes)
+            variants = {
+                name: dataclasses.replace(cfg, episodes=env.episodes)
+                for name, cfg in variants.items()
+            }
+        return dataclasses.replace(
+            self, env=env, train=train, variants=variants, suite_envs=None, envs={env_id: env}
+        )
 
     def variant(self, name: str) -> TrainConfig:
         check_name("variant", name)  # before it becomes a path
@@ -420,10 +472,85 @@ def _validate_tune(
     return TuneConfig(seeds=tune_seeds, search=search)
 
 
-def _validate_env(env: EnvConfig) -> EnvConfig:
+def _validate_env(env: EnvConfig, key: str = "env") -> EnvConfig:
     check_env_id(env.id)
-    _require(env.solve_window >= 1, "env.solve_window", env.solve_window, "an integer >= 1")
+    _require(env.solve_window >= 1, f"{key}.solve_window", env.solve_window, "an integer >= 1")
     return env
+
+
+def _parse_env(raw: Any, key: str, env_id: str | None, check_env: bool) -> EnvConfig:
+    """One env's settings (`env`, or `envs.<id>` with the id as its key), the solved
+    threshold defaulting to gymnasium's spec.reward_threshold."""
+    if raw is None:
+        raw = {}
+    if env_id is not None:
+        if isinstance(raw, dict) and "id" in raw:
+            raise ConfigError(f"{key}.id: unknown key; the env's id is its key under envs")
+        raw = {**raw, "id": env_id} if isinstance(raw, dict) else raw
+    env = _section(key, raw, EnvConfig)
+    if "solved_threshold" not in raw:
+        env = dataclasses.replace(env, solved_threshold=spec_reward_threshold(env.id))
+    if check_env:
+        env = _validate_env(env, key)
+    if env.episodes is not None:
+        _require(
+            1 <= env.episodes <= MAX_EPISODES,
+            f"{key}.episodes",
+            env.episodes,
+            f"an integer >= 1 and <= {MAX_EPISODES:,}, or null",
+        )
+    return env
+
+
+def _parse_envs(raw: Any, check_env: bool) -> dict[str, EnvConfig]:
+    _require(
+        isinstance(raw, dict) and len(raw) > 0,
+        "envs",
+        raw,
+        "a non-empty mapping of Gymnasium env id -> settings ({} for the defaults)",
+    )
+    envs = {}
+    for env_id, settings in raw.items():
+        check_name("envs", env_id)  # it names the env's folder of the suite
+        key = f"envs.{env_id}"
+        env = _parse_env(settings, key, str(env_id), check_env)
+        _require(
+            env.reference_score is not None or env.solved_threshold is not None,
+            f"{key}.reference_score",
+            env.reference_score,
+            "a number: the normalized score's reference, required where the env has no "
+            "solved threshold",
+        )
+        reference = env.reference_score if env.reference_score is not None else env.solved_threshold
+        envs[env_id] = dataclasses.replace(env, reference_score=reference)
+    return envs
+
+
+def _parse_random(raw: Any, taken: set[int]) -> RandomConfig:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"random: got {show(raw)}; expected a mapping of keys to values")
+    for key in raw:
+        if key not in _fields(RandomConfig):
+            raise _unknown_key("random", str(key), _fields(RandomConfig))
+    seeds = _validate_seeds(raw.get("seeds", list(RandomConfig.seeds)), "random.seeds")
+    episodes = _check_type("random.episodes", raw.get("episodes", RandomConfig.episodes), int)
+    _require(
+        1 <= episodes <= MAX_EVAL_EPISODES,
+        "random.episodes",
+        episodes,
+        f"an integer >= 1 and <= {MAX_EVAL_EPISODES:,}",
+    )
+    shared = sorted(set(seeds) & taken)
+    _require(
+        not shared,
+        "random.seeds",
+        list(seeds),
+        f"seeds of the random policy alone (not seeds, tune.seeds or evaluation seeds); "
+        f"{show(shared)} are used elsewhere",
+    )
+    return RandomConfig(seeds=seeds, episodes=episodes)
 
 
 def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") -> Config:
@@ -431,14 +558,34 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
     if not isinstance(raw, dict):
         what = "an empty file" if raw is None else show(raw)
         raise ConfigError(f"{source}: got {what}; expected a mapping of sections")
-    sections = {"env", "seeds", "train", "variants", "evaluate", "report", "compute", "tune"}
+    sections = {
+        "env",
+        "envs",
+        "seeds",
+        "train",
+        "variants",
+        "evaluate",
+        "report",
+        "compute",
+        "tune",
+        "random",
+    }
     for key in raw:
         if key not in sections:
             raise _unknown_key("", str(key), sections)
 
-    env = _section("env", raw.get("env"), EnvConfig)
-    if check_env:
-        env = _validate_env(env)
+    if "envs" in raw:
+        if "env" in raw:
+            raise ConfigError(
+                "env: a study has either one env (env) or a suite (envs), not both; "
+                "move env's settings under envs.<id>"
+            )
+        envs = _parse_envs(raw["envs"], check_env)
+        suite_envs = tuple(envs)
+        env = envs[suite_envs[0]]
+    else:
+        env = _parse_env(raw.get("env"), "env", None, check_env)
+        envs, suite_envs = {env.id: env}, None
     seeds = _validate_seeds(raw.get("seeds", list(range(10))))
 
     train_raw = raw.get("train") or {}
@@ -543,6 +690,9 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
         "an integer >= 1",
     )
 
+    evaluation_seeds = {evaluate.seed_offset + s for s in training_seeds}
+    random = _parse_random(raw.get("random"), training_seeds | evaluation_seeds)
+
     return Config(
         env=env,
         seeds=seeds,
@@ -552,6 +702,9 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
         report=report,
         compute=compute,
         tune=tune,
+        envs=envs,
+        random=random,
+        suite_envs=suite_envs,
     )
 
 

@@ -17,6 +17,16 @@ def check_env_id(env_id: str) -> tuple[int, int]:
     return check_spaces(env_id, obs, act)
 
 
+def spec_reward_threshold(env_id: str) -> float | None:
+    """gymnasium's registered spec.reward_threshold for env_id (None where it has none, or
+    for an id not registered: check_env_id reports that)."""
+    import gymnasium as gym
+
+    spec = gym.registry.get(env_id)
+    threshold = None if spec is None else spec.reward_threshold
+    return None if threshold is None else float(threshold)
+
+
 def is_continuous(env_id: str) -> bool:
     """True when env_id's actions are a Box (the Gaussian policy head), False for Discrete."""
     from gymnasium import spaces

@@ -38,6 +38,12 @@ REPORT = "reports/report.md"
 PLOTS = "reports/plots"
 LOGS = "logs"  # git-ignored wall-clock figures, never a DVC output
 
+# A suite study (a params file with `envs`) keeps each env's single-env study, with the
+# layout above, under its own folder of the suite's root: <root>/envs/<env id>/...
+SUITE_ENVS = "envs/{env}"
+RANDOM_DIR = "random"  # in an env's folder: the random policy's returns
+RANDOM_FILE = "random.csv"  # in RANDOM_DIR
+
 
 def _variant(template: str, root: str | Path, variant: str) -> Path:
     return Path(root) / template.format(variant=check_name("variant", variant))
@@ -73,3 +79,12 @@ def results_path(root: str | Path, variant: str) -> Path:
 
 def selected_path(root: str | Path, variant: str) -> Path:
     return _variant(SELECTED_FILE, root, variant)
+
+
+def env_root(root: str | Path, env_id: str) -> Path:
+    """The folder of one env of a suite, holding that env's runs/, tuning/ and reports/."""
+    return Path(root) / SUITE_ENVS.format(env=check_name("envs", env_id))
+
+
+def random_path(root: str | Path) -> Path:
+    return Path(root) / RANDOM_DIR / RANDOM_FILE
