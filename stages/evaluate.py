@@ -37,19 +37,19 @@ def main(argv):
         eval_dir, "evaluate", lambda name: name in (paths.EVAL_FILE, FINGERPRINT_FILE)
     )
     if note := fingerprint_mismatch(train_dir):
-        print(f"evaluate@{args.variant}: note: {note}", flush=True)
+        print(f"evaluate@{log_label(args)}: note: {note}", flush=True)
 
     start = time.perf_counter()
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
         if line := backend.summary():
-            print(f"evaluate@{args.variant}: {line}", flush=True)
+            print(f"evaluate@{log_label(args)}: {line}", flush=True)
         returns = evaluate_policies(
             train_dir,
             cfg.env.id,
             cfg.seeds,
             cfg.evaluate,
             backend=backend,
-            label=f"evaluate@{args.variant}",
+            label=f"evaluate@{log_label(args)}",
         )
         where = backend.describe()
     seconds = time.perf_counter() - start
@@ -58,7 +58,7 @@ def main(argv):
         write_fingerprint(tmp)
     per_seed = returns.groupby("seed")["return"].mean()
     print(
-        f"evaluate@{args.variant}: {cfg.evaluate.episodes} {cfg.evaluate.policy} episodes per "
+        f"evaluate@{log_label(args)}: {cfg.evaluate.episodes} {cfg.evaluate.policy} episodes per "
         f"seed; mean return per seed: "
         + ", ".join(f"{seed}: {value:.1f}" for seed, value in per_seed.items())
     )

@@ -48,13 +48,13 @@ def main(argv):
     out = args.out or paths.train_dir(args.root, args.variant)
     check_output_folder(out, "train", written_here)  # before the work, not after it
     if note := fingerprint_mismatch(out):
-        print(f"train@{args.variant}: note: {note}", flush=True)
+        print(f"train@{log_label(args)}: note: {note}", flush=True)
 
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
         if line := backend.summary():
-            print(f"train@{args.variant}: {line}", flush=True)
+            print(f"train@{log_label(args)}: {line}", flush=True)
         result = train_variant(
-            train_cfg, cfg.env.id, cfg.seeds, label=f"train@{args.variant}", backend=backend
+            train_cfg, cfg.env.id, cfg.seeds, label=f"train@{log_label(args)}", backend=backend
         )
         where = backend.describe()
 
@@ -66,7 +66,7 @@ def main(argv):
 
     speed = result.env_steps / result.seconds
     print(
-        f"train@{args.variant}: {len(cfg.seeds)} seeds x {train_cfg.episodes} episodes, "
+        f"train@{log_label(args)}: {len(cfg.seeds)} seeds x {train_cfg.episodes} episodes, "
         f"{result.env_steps} env steps in {result.seconds:.1f} s ({speed:,.0f} steps/s)"
     )
     write_atomic(

@@ -10,7 +10,7 @@ from reinforce.agent.tuning import tune_variant
 from reinforce.analysis.stats import summarize_candidates, table_csv
 from reinforce.compute.backends import open_backend
 from reinforce.io import paths
-from reinforce.io.cli import add_study_arguments, load_study, stage_main
+from reinforce.io.cli import add_study_arguments, load_study, log_label, stage_main
 from reinforce.io.outputs import (
     FINGERPRINT_FILE,
     atomic_directory,
@@ -36,8 +36,8 @@ def main(argv):
     )
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
         if line := backend.summary():
-            print(f"tune@{args.variant}: {line}", flush=True)
-        results = tune_variant(cfg, args.variant, backend=backend)
+            print(f"tune@{log_label(args)}: {line}", flush=True)
+        results = tune_variant(cfg, args.variant, backend=backend, label=f"tune@{log_label(args)}")
     with atomic_directory(paths.search_dir(args.root, args.variant)) as tmp:
         write_atomic(tmp / paths.RESULTS_FILE, table_csv(results))
         write_fingerprint(tmp)
@@ -46,7 +46,7 @@ def main(argv):
         values = ", ".join(f"{key}={row[key]}" for key in space)
         median = row["median_episodes_to_solve"]
         print(
-            f"tune@{args.variant}: {values}: final-return IQM {row['final_return_iqm']:.1f}, "
+            f"tune@{log_label(args)}: {values}: final-return IQM {row['final_return_iqm']:.1f}, "
             f"solved {row['solve_rate']:.0%}, median episodes to solve "
             f"{'never' if median is None or median != median else f'{median:g}'}"
             f"{'  <- chosen' if row['chosen'] else ''}"

@@ -107,3 +107,29 @@ def test_the_functions_render_the_templates_under_a_root(tmp_path):
 def test_an_unsafe_variant_name_never_becomes_a_path(name):
     with pytest.raises(ConfigError, match="variant"):
         paths.train_dir(".", name)
+
+
+def test_every_data_path_of_the_suite_is_a_stated_path_under_an_env_folder():
+    """studies/suite/dvc.yaml's paths are the single-env study's, under the suite's root
+    (params-check) or under an env's folder (paths.SUITE_ENVS), plus the random policy's."""
+    suite = yaml.safe_load((ROOT / "studies/suite/dvc.yaml").read_text())
+    root = "studies/suite/"
+    env_folders = [root + paths.SUITE_ENVS.format(env=e) + "/" for e in ("${item.env}", "${key}")]
+    stated = STATED | {f"{paths.RANDOM_DIR}/{paths.RANDOM_FILE}"}
+    unstated = []
+    for stage, spec in suite["stages"].items():
+        body = spec.get("do", spec)
+        for kind in ("deps", "outs", "metrics"):
+            for name in _names(body.get(kind)):
+                if is_code(name):
+                    continue
+                relative = next(
+                    (name[len(f) :] for f in env_folders if name.startswith(f)),
+                    name[len(root) :] if name.startswith(root) else None,
+                )
+                generic = (
+                    None if relative is None else relative.replace("${item.variant}", "${key}")
+                )
+                if generic not in stated:
+                    unstated.append(f"{stage}.{kind}: {name}")
+    assert unstated == []

@@ -59,7 +59,10 @@ def candidate_label(values: dict) -> str:
 
 
 def tune_variant(
-    config: Config, name: str, backend: LocalBackend | RayBackend | None = None
+    config: Config,
+    name: str,
+    backend: LocalBackend | RayBackend | None = None,
+    label: str | None = None,
 ) -> pd.DataFrame:
     """Train and evaluate every candidate of the variant's search space on tune.seeds.
 
@@ -84,7 +87,11 @@ def tune_variant(
     groups = (backend or LocalBackend(1)).map(
         partial(tune_candidates, config, configs, options),
         list(range(1, len(options) + 1)),
-        Progress(f"tune@{name}: {len(options)} candidates x {len(config.tune.seeds)} seeds", total),
+        Progress(
+            f"{label or f'tune@{name}'}: {len(options)} candidates x "
+            f"{len(config.tune.seeds)} seeds",
+            total,
+        ),
     )
     rows = sorted(
         (row for group in groups for row in group),
