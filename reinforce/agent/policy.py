@@ -180,8 +180,8 @@ class GumbelStreams:
 
 class StackedActor:
     """run_lockstep's choose for stacked policies: each env's action from its own seed's
-    policy, greedy (noise None) or sampled with its own Gumbel stream. The CartPole fast
-    path reads the stacks directly and plays many steps per call (reinforce/sim/rollout.py)."""
+    policy, greedy (noise None) or sampled with its own Gumbel stream. The compiled fast
+    paths read the stacks directly and play many steps per call (reinforce/sim/rollout.py)."""
 
     def __init__(self, stack: StackedPolicies, noise: GumbelStreams | None):
         self.stack, self.noise = stack, noise

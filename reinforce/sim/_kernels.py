@@ -1,5 +1,6 @@
-"""The compiled inner loops (Numba): the stacked policies' action choice, CartPoleEnv.step
-for many rows, and both together for many lockstep steps per call.
+"""The compiled inner loops (Numba): the stacked policies' action choice (categorical and
+Gaussian), CartPoleEnv.step and the other classic-control envs' steps for many rows, and
+both together for many lockstep steps per call.
 
 Written by hand because no library steps many seeded Gymnasium CartPoles float for float
 (Gymnasium's own CartPoleVectorEnv shares one RNG over its resets), and because at a
