@@ -865,12 +865,6 @@ def mountain_car_continuous_play(
             return taken
 
 
-@_compile
-def _compiled_trig(angles, cos, sin):
-    for i in range(angles.shape[0]):
-        cos[i], sin[i] = np.cos(angles[i]), np.sin(angles[i])
-
-
 @cache
 def compiled_wide_trig_matches_numpy() -> bool:
     """Whether the compiled cos and sin give NumPy's bits (on arrays and on scalars, as
@@ -881,7 +875,7 @@ def compiled_wide_trig_matches_numpy() -> bool:
     rng = np.random.default_rng(1)
     angles = np.concatenate([np.linspace(-100.0, 100.0, 400_001), rng.uniform(-100, 100, 200_000)])
     cos, sin = np.empty_like(angles), np.empty_like(angles)
-    _compiled_trig(angles, cos, sin)
+    _compiled_cos_sin(angles, cos, sin)
     if cos.tobytes() != np.cos(angles).tobytes() or sin.tobytes() != np.sin(angles).tobytes():
         return False
     sample = rng.integers(0, len(angles), 5000)

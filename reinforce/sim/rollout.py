@@ -69,7 +69,7 @@ def run_lockstep(
     their actions. Env k is reset with seed env_seeds[k] once, then continues its own RNG.
     on_episode_end(k, episode) is called at each episode's end, for the envs ending at one
     step in increasing k, before the next call of choose. Returns the number of env steps.
-    Box actions are float32 (the env's action dtype; the compiled path casts them so).
+    Box actions are float32, the env's action dtype (the compiled steps take no other).
     fast=False forces the generic path (the reference the fast one is tested against).
     """
     if fast and CartPoleBatch.supports(env_id):
@@ -167,9 +167,12 @@ def _run_classic(
                     *choose.arrays_at(step, active), step, record
                 )
             else:
-                _, _, terminated, truncated = batch.step(
-                    np.asarray(choose(batch.observation(), active, step)), record
-                )
+                actions = np.asarray(choose(batch.observation(), active, step))
+                if batch.continuous and actions.dtype != np.float32:
+                    # The generic path would step the env with them as they are, which
+                    # the compiled float32 step does not reproduce.
+                    raise TypeError(f"{env_id}: Box actions must be float32, got {actions.dtype}")
+                _, _, terminated, truncated = batch.step(actions, record)
                 taken = 1
             step += taken
             env_steps += taken * len(active)
