@@ -60,20 +60,26 @@ def test_log_prob_and_entropy_are_the_diagonal_normals():
 
 
 def test_the_actor_samples_mean_plus_std_times_its_seeds_normal_draws():
+    """The mean is the network's (the compiled float32 forward: torch's up to float32
+    rounding), the sample mean + std * eps with eps the seed's own normal draws."""
     policies = [gaussian(seed=0), gaussian(seed=1)]
     obs = np.random.default_rng(3).normal(size=(2, 3)).astype(np.float32)
     sampled = GaussianActor(policies, [np.random.default_rng(7), np.random.default_rng(8)])
     actions = sampled(obs, np.array([0, 1]), 0)
     greedy, stack = make_actor(policies, None)
-    assert stack is None
+    assert stack is greedy.stack
     means = greedy(obs, np.array([0, 1]), 0)
     for k, seed in enumerate((7, 8)):
         with torch.no_grad():
             mean = policies[k](torch.from_numpy(obs[k : k + 1]))[0].numpy()
             std = policies[k].log_std.exp().numpy()
-        np.testing.assert_array_equal(means[k], mean)
+        np.testing.assert_allclose(means[k], mean, rtol=1e-5, atol=1e-6)
         eps = np.random.default_rng(seed).standard_normal(2)
-        np.testing.assert_array_equal(actions[k], (mean + std * eps).astype(np.float32))
+        expected = (means[k].astype(np.float64) + std.astype(np.float64) * eps).astype(np.float32)
+        np.testing.assert_array_equal(actions[k], expected)
+    # A seed's actions come from its own row alone.
+    alone = GaussianActor(policies[1:], [np.random.default_rng(8)])(obs[1:], np.array([0]), 0)
+    assert alone.tobytes() == actions[1:].tobytes()
 
 
 def test_actions_are_clipped_at_the_env_step_only():

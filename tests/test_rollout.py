@@ -1,6 +1,7 @@
-"""The lockstep runner: its CartPole fast paths (per step, and the compiled loop that also
-chooses the actions) give exactly the generic path's episodes (which plays gymnasium.make
-envs one by one), and training and evaluation give the same bytes on all three."""
+"""The lockstep runner: its fast paths (CartPole's and the other classic-control envs': per
+step, and the compiled loop that also chooses the actions) give exactly the generic path's
+episodes (which plays gymnasium.make envs one by one), and training and evaluation give the
+same bytes on all paths."""
 
 import gymnasium as gym
 import numpy as np
@@ -8,7 +9,15 @@ import pytest
 import torch
 
 from reinforce.agent.evaluate import evaluate_checkpoints
-from reinforce.agent.policy import GumbelStreams, Policy, StackedActor, StackedPolicies
+from reinforce.agent.policy import (
+    GaussianActor,
+    GaussianPolicy,
+    GumbelStreams,
+    NormalStreams,
+    Policy,
+    StackedActor,
+    StackedPolicies,
+)
 from reinforce.agent.train import train_variant
 from reinforce.io.config import EvaluateConfig, TrainConfig
 from reinforce.sim import rollout
@@ -130,3 +139,94 @@ def test_the_compiled_loop_steps_as_gymnasium_does_over_many_seeds():
             expected = episode.final_obs if last else episode.obs[t + 1]
             assert obs.tobytes() == expected.tobytes()
         assert episode.terminated == terminated
+
+
+# ------------------------------------------------------ the other classic-control envs
+
+CLASSIC = ["Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"]
+
+
+def rule(env_id: str, rngs, noise: float):
+    """A choose that depends on the observation, the step and each env's own noise."""
+    continuous = gym.spec(env_id).id in ("Pendulum-v1", "MountainCarContinuous-v0")
+
+    def choose(obs, active, step):
+        draws = np.array([rngs[k].random() for k in active.tolist()])
+        if continuous:  # beyond the bounds now and then: clipped at the step only
+            return (np.sign(obs[:, -1:]) * 1.5 + (draws[:, None] - 0.5) * 4 * noise).astype(
+                np.float32
+            )
+        pumped = np.where(obs[:, -1] > 0, 2, 0)
+        return np.where(draws < noise, (step + active) % 3, pumped)
+
+    return choose
+
+
+class Ended(list):
+    def append_pair(self, k, episode):
+        self.append((k, episode))
+
+
+def assert_same_episodes(fast, slow):
+    assert [k for k, _ in fast] == [k for k, _ in slow]
+    for (_, a), (_, b) in zip(fast, slow):
+        for name in ("obs", "actions", "rewards", "final_obs"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+        assert a.terminated == b.terminated
+
+
+@pytest.mark.parametrize("env_id", CLASSIC)
+def test_classic_fast_step_gives_the_generic_paths_episodes(env_id):
+    seeds = [0, 5, 17, 123456]
+    runs = []
+    for fast in (True, False):
+        rngs = [np.random.default_rng(s) for s in seeds]
+        ended = Ended()
+        steps = run_lockstep(env_id, seeds, 3, rule(env_id, rngs, 0.3), ended.append_pair, fast)
+        assert steps == sum(len(e.actions) for _, e in ended)
+        runs.append(ended)
+    assert_same_episodes(*runs)
+    assert len(runs[0]) == 3 * len(seeds)
+
+
+def compiled_actor(env_id: str, seeds: list[int], sample: bool, block: int = 7):
+    """Random small policies of env_id's head, sampled with short noise blocks (so that
+    the compiled loop often stops for new noise)."""
+    env = gym.make(env_id)
+    obs_dim = env.observation_space.shape[0]
+    if isinstance(env.action_space, gym.spaces.Box):
+        policies = [GaussianPolicy(obs_dim, 1, 8, torch.Generator().manual_seed(s)) for s in seeds]
+        actor = GaussianActor(
+            policies, [np.random.default_rng(s) for s in seeds] if sample else None
+        )
+        if sample:
+            actor.noise = NormalStreams([np.random.default_rng(s) for s in seeds], 1, block=block)
+        return actor
+    n = int(env.action_space.n)
+    policies = [Policy(obs_dim, n, 8, torch.Generator().manual_seed(s)) for s in seeds]
+    noise = GumbelStreams([np.random.default_rng(s) for s in seeds], n, block=block)
+    return StackedActor(StackedPolicies(policies), noise if sample else None)
+
+
+@pytest.mark.parametrize("sample", [True, False], ids=["sample", "greedy"])
+@pytest.mark.parametrize("env_id", CLASSIC)
+def test_classic_compiled_loop_gives_the_generic_paths_episodes(env_id, sample):
+    seeds = [3 * s + 11 for s in range(6)]
+    runs = []
+    for fast in (True, False):
+        ended = Ended()
+        actor = compiled_actor(env_id, seeds, sample)
+        run_lockstep(env_id, seeds, 2, actor, ended.append_pair, fast)
+        runs.append(ended)
+    assert_same_episodes(*runs)
+
+
+@pytest.mark.parametrize("env_id", ["Acrobot-v1", "Pendulum-v1"])
+def test_classic_training_is_the_same_bytes_on_both_paths(env_id, monkeypatch):
+    variant = TrainConfig(episodes=3, hidden_dim=16, baseline="value", episodes_per_update=2)
+    fast = train_variant(variant, env_id, [0, 1])
+    monkeypatch.setattr(rollout, "classic_batch", lambda env_id: None)
+    slow = train_variant(variant, env_id, [0, 1])
+    assert fast.curves.to_csv() == slow.curves.to_csv()
+    assert fast.checkpoints == slow.checkpoints and fast.env_steps == slow.env_steps

@@ -180,8 +180,8 @@ class GumbelStreams:
 
 class StackedActor:
     """run_lockstep's choose for stacked policies: each env's action from its own seed's
-    policy, greedy (noise None) or sampled with its own Gumbel stream. The CartPole fast
-    path reads the stacks directly and plays many steps per call (reinforce/sim/rollout.py)."""
+    policy, greedy (noise None) or sampled with its own Gumbel stream. The compiled fast
+    paths read the stacks directly and play many steps per call (reinforce/sim/rollout.py)."""
 
     def __init__(self, stack: StackedPolicies, noise: GumbelStreams | None):
         self.stack, self.noise = stack, noise
@@ -203,28 +203,73 @@ class StackedActor:
         return self.stack.weights, self.noise.noise
 
 
+class GaussianStack:
+    """NumPy copies of several seeds' Gaussian policies (the mean's network, as
+    StackedPolicies holds it, and std = exp(log_std) (seeds, action_dim) float32), for the
+    compiled forward (reinforce/sim/_kernels.py _row_mean: the categorical forward's
+    float32 operations, so a seed's mean depends on its own row alone, on any machine)."""
+
+    def __init__(self, policies: list[GaussianPolicy]):
+        self.means = StackedPolicies(policies)
+        self.std = np.zeros((len(policies), policies[0].log_std.numel()), dtype=np.float32)
+        for index, policy in enumerate(policies):
+            self.std[index] = policy.log_std.detach().exp().numpy()
+
+    @property
+    def weights(self) -> tuple[np.ndarray, ...]:
+        return (*self.means.weights, self.std)
+
+    def refresh(self, index: int, policy: GaussianPolicy) -> None:
+        self.means.refresh(index, policy)
+        self.std[index] = policy.log_std.detach().exp().numpy()
+
+
+class NormalStreams(GumbelStreams):
+    """Each seed's own stream of standard normal draws for Gaussian actions, in blocks as
+    GumbelStreams draws its noise: seed k's t-th action takes the t-th row of draws of
+    seed k's own generator, whichever other seeds run beside it."""
+
+    def prepare(self, step: int, rows: np.ndarray) -> int:
+        column = step % self.block
+        if column == 0:
+            for k in rows.tolist():
+                self.noise[k] = self.rngs[k].standard_normal(size=self.noise.shape[1:])
+        return column
+
+
 class GaussianActor:
-    """run_lockstep's choose for Gaussian policies: seed k's action is mean + std * eps,
-    the mean from seed k's own network on its own observation row alone (so a seed's
-    actions do not depend on which seeds run beside it) and eps its next standard normal
-    draws, from rngs[k] (None: greedy, the mean). The actions are returned unclipped."""
+    """run_lockstep's choose for Gaussian policies: seed k's action is the float32 of
+    mean + std * eps in float64, the mean from the compiled forward of seed k's own stacked
+    network on its own observation row alone (so a seed's actions do not depend on which
+    seeds run beside it) and eps its next standard normal draws from rngs[k] (NormalStreams;
+    None: greedy, the mean). The actions are returned unclipped. As StackedActor, it hands
+    its arrays to the compiled loops (arrays_at), which play whole episodes per call."""
 
     def __init__(self, policies: list[GaussianPolicy], rngs: list[np.random.Generator] | None):
-        self.policies, self.rngs = policies, rngs
+        self.stack = GaussianStack(policies)
+        dims = self.stack.std.shape[1]
+        self.noise = None if rngs is None else NormalStreams(rngs, dims)
 
     def __call__(self, obs_rows: np.ndarray, active: np.ndarray, step: int) -> np.ndarray:
-        obs = torch.from_numpy(np.ascontiguousarray(obs_rows, dtype=np.float32))
-        actions = np.empty((len(obs), self.policies[0].log_std.numel()), dtype=np.float32)
-        with torch.no_grad():
-            for row, k in enumerate(np.asarray(active).tolist()):
-                policy = self.policies[k]
-                mean = policy(obs[row : row + 1])[0].numpy()
-                if self.rngs is None:
-                    actions[row] = mean
-                else:
-                    std = policy.log_std.exp().numpy()
-                    actions[row] = mean + std * self.rngs[k].standard_normal(len(mean))
+        obs = np.ascontiguousarray(obs_rows, dtype=np.float32)
+        active = np.asarray(active, dtype=np.int64)
+        actions = np.empty((len(obs), self.stack.std.shape[1]), dtype=np.float32)
+        sample = self.noise is not None
+        eps = self.noise.at(step, active) if sample else np.zeros(actions.shape)
+        _kernels.gaussian_actions(obs, active, *self.stack.weights, eps, sample, actions)
         return actions
+
+    def arrays_at(
+        self,
+        step: int,
+        active: np.ndarray,
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray | None]:
+        """The stacked weights (w1, b1, w2, b2, std) and every seed's noise block with
+        step's drawn (None when greedy), as StackedActor.arrays_at."""
+        if self.noise is None:
+            return self.stack.weights, None
+        self.noise.prepare(step, active)
+        return self.stack.weights, self.noise.noise
 
 
 def make_policy(
@@ -238,11 +283,12 @@ def make_policy(
 
 def make_actor(
     policies: list[Policy | GaussianPolicy], rngs: list[np.random.Generator] | None
-) -> tuple[StackedActor | GaussianActor, StackedPolicies | None]:
+) -> tuple[StackedActor | GaussianActor, StackedPolicies | GaussianStack]:
     """The choose that plays these policies, sampled with rngs (None: greedy), and the
-    NumPy stack to refresh after an update (None for Gaussian policies, played live)."""
+    NumPy stack to refresh after an update."""
     if isinstance(policies[0], GaussianPolicy):
-        return GaussianActor(policies, rngs), None
+        actor = GaussianActor(policies, rngs)
+        return actor, actor.stack
     stack = StackedPolicies(policies)
     noise = None if rngs is None else GumbelStreams(rngs, stack.w2.shape[2])
     return StackedActor(stack, noise), stack

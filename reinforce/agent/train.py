@@ -457,8 +457,7 @@ def train_seeds(
         if len(learner.pending) == cfg.episodes_per_update or len(learner.rows) + 1 == cfg.episodes:
             loss = update_seed(learner, cfg)
             check_finite(learner, loss, len(learner.rows) + 1, cfg)
-            if stack is not None:  # the Gaussian actor reads the live policy
-                stack.refresh(k, learner.policy)
+            stack.refresh(k, learner.policy)
         episode_return = float(episode.rewards.sum())
         learner.rows.append((len(learner.rows) + 1, episode_return, len(episode.rewards), loss))
         report(episode_return)

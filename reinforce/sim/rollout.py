@@ -4,9 +4,11 @@ run_lockstep plays many seeds' environments side by side: at each lockstep step,
 still-running env gets its action from one call of `choose` and takes one step. For
 CartPole it steps all of them at once in compiled code (envs.CartPoleBatch, float for
 float the Gymnasium env), and when `choose` is a CompiledActor (agent.policy.StackedActor),
-the compiled loop chooses the actions too and returns only at an episode's end; any other
-env id takes the generic path, one gymnasium.make env per seed. All paths give the same
-episodes (tests/test_rollout.py).
+the compiled loop chooses the actions too and returns only at an episode's end. The other
+classic-control envs (Acrobot-v1, MountainCar-v0, Pendulum-v1, MountainCarContinuous-v0:
+envs.ClassicBatch) do the same, with the categorical StackedActor or the Gaussian
+GaussianActor as the compiled chooser. Any other env id takes the generic path, one
+gymnasium.make env per seed. All paths give the same episodes (tests/test_rollout.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 from reinforce.sim._kernels import compiled_trig_matches_numpy
-from reinforce.sim.envs import CartPoleBatch, make_env
+from reinforce.sim.envs import CartPoleBatch, ClassicBatch, classic_batch, make_env
 
 Choose = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 OnEpisodeEnd = Callable[[int, "Episode"], None]
@@ -67,10 +69,14 @@ def run_lockstep(
     their actions. Env k is reset with seed env_seeds[k] once, then continues its own RNG.
     on_episode_end(k, episode) is called at each episode's end, for the envs ending at one
     step in increasing k, before the next call of choose. Returns the number of env steps.
+    Box actions are float32, the env's action dtype (the compiled steps take no other).
     fast=False forces the generic path (the reference the fast one is tested against).
     """
     if fast and CartPoleBatch.supports(env_id):
         return _run_cartpole(env_id, env_seeds, episodes, choose, on_episode_end)
+    batch_class = classic_batch(env_id) if fast else None
+    if batch_class is not None:
+        return _run_classic(batch_class, env_id, env_seeds, episodes, choose, on_episode_end)
     return _run_generic(env_id, env_seeds, episodes, choose, on_episode_end)
 
 
@@ -114,6 +120,73 @@ def _run_cartpole(
                         obs=record[0][k, :length].copy(),
                         actions=record[1][k, :length].copy(),
                         rewards=np.ones(length, dtype=np.float64),
+                        terminated=bool(terminated[row]),
+                        final_obs=batch.observation(row),
+                    ),
+                )
+                done_episodes[k] += 1
+                if done_episodes[k] == episodes:
+                    keep[row] = False
+                else:
+                    batch.reset_row(row)
+            if not keep.all():
+                batch.drop(keep)
+        return env_steps
+    finally:
+        batch.close()
+
+
+def _run_classic(
+    batch_class: type[ClassicBatch],
+    env_id: str,
+    env_seeds: Sequence[int],
+    episodes: int,
+    choose: Choose,
+    on_episode_end: OnEpisodeEnd,
+) -> int:
+    batch = batch_class(env_id, env_seeds)
+    compiled = isinstance(choose, CompiledActor)
+    try:
+        n, limit, obs_dim = len(env_seeds), batch.max_steps, batch.obs.shape[1]
+        if batch.continuous:
+            actions_record = np.empty((n, limit, len(batch.low)), dtype=np.float32)
+        else:
+            actions_record = np.empty((n, limit), dtype=np.int64)
+        # Each env's running episode, written in place: row k, step t.
+        record = (
+            np.empty((n, limit, obs_dim), dtype=np.float32),
+            actions_record,
+            np.empty((n, limit)),
+        )
+        done_episodes = np.zeros(n, dtype=np.int64)
+        step = env_steps = 0
+        while len(batch.index):
+            active = batch.index
+            if compiled:
+                taken, terminated, truncated = batch.play(
+                    *choose.arrays_at(step, active), step, record
+                )
+            else:
+                actions = np.asarray(choose(batch.observation(), active, step))
+                if batch.continuous and actions.dtype != np.float32:
+                    # The generic path would step the env with them as they are, which
+                    # the compiled float32 step does not reproduce.
+                    raise TypeError(f"{env_id}: Box actions must be float32, got {actions.dtype}")
+                _, _, terminated, truncated = batch.step(actions, record)
+                taken = 1
+            step += taken
+            env_steps += taken * len(active)
+            if not batch.any_ended:
+                continue
+            keep = np.ones(len(active), dtype=bool)
+            for row in np.flatnonzero(terminated | truncated).tolist():
+                k, length = int(active[row]), int(batch.elapsed[row])
+                on_episode_end(
+                    k,
+                    Episode(
+                        obs=record[0][k, :length].copy(),
+                        actions=record[1][k, :length].copy(),
+                        rewards=record[2][k, :length].copy(),
                         terminated=bool(terminated[row]),
                         final_obs=batch.observation(row),
                     ),
