@@ -7,12 +7,11 @@ from unittest import mock
 import numpy as np
 import pandas.util._decorators as pandas_decorators
 import pytest
+import rliable.metrics as metrics  # requirements-dev.txt pins it (numpy and scipy only)
 from scipy import stats as sps
 
 from reinforce.analysis import stats, suite
 from reinforce.io.errors import DataError
-
-metrics = pytest.importorskip("rliable.metrics")  # numpy and scipy only
 
 
 def _import_rliable_library():
