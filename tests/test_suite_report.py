@@ -183,3 +183,11 @@ def test_a_bad_parameter_is_one_line(tmp_path, monkeypatch, capsys):
     code, out = _stage(tmp_path, monkeypatch, capsys, "--params", "params.yaml")
     assert code == 2
     assert out.err.count("\n") == 1 and "report" in out.err
+
+
+def test_an_env_with_nothing_to_normalize_by_is_one_line(tmp_path, monkeypatch, capsys):
+    params = tiny_params(env={"id": "CartPole-v1", "solved_threshold": None, "solve_window": 5})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    code, out = _stage(tmp_path, monkeypatch, capsys, "--params", "params.yaml")
+    assert code == 2
+    assert out.err.count("\n") == 1 and "envs.CartPole-v1.reference_score" in out.err
