@@ -88,3 +88,12 @@ def env_root(root: str | Path, env_id: str) -> Path:
 
 def random_path(root: str | Path) -> Path:
     return Path(root) / RANDOM_DIR / RANDOM_FILE
+
+
+# The across-env report of a suite, under the suite's root (each env's own report stays
+# in its env_root): reports/suite.md, reports/suite.json, reports/tables/, figures.
+SUITE_REPORT = "reports/suite.md"
+SUITE_STATISTICS = "reports/suite.json"
+SUITE_TABLES = TABLES  # reports/tables/ of the suite's root, not of an env
+SUITE_FIGURES = FIGURES
+SUITE_FIGURE_NAMES = ("suite_curves.png", "suite_intervals.png", "suite_profiles.png")
