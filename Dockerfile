@@ -88,6 +88,13 @@ ENV REINFORCE_IMAGE_REVISION=${REVISION}
 # so `verify` can rerun the committed results from scratch.  .dockerignore keeps caches, runs/ and .git out.
 COPY . /opt/reinforce
 COPY docker/entrypoint.sh /usr/local/bin/reinforce-entrypoint
+# Numba's kernels compiled once, here: their cache is keyed by reinforce/sim/_kernels.py's bytes
+# (reinforce/sim/_numba_cache.py), so a `docker run` on a checkout with the same kernels loads them and
+# compiles nothing.  Writable by any user: a checkout with other kernels (or another --user) adds its own.
+ENV XDG_CACHE_HOME=/opt/cache
+RUN cd /opt/reinforce \
+    && python -m reinforce.agent.warm_up \
+    && chmod -R a+rwX /opt/cache
 RUN chmod 0755 /usr/local/bin/reinforce-entrypoint \
     && chmod -R a+rX /opt/reinforce \
     && useradd --create-home --uid 10001 --user-group --shell /bin/bash reinforce \

@@ -77,3 +77,55 @@ def test_a_second_copy_of_the_kernels_loads_the_first_ones_cache(tmp_path):
     unwritable.write_text("")  # a file, so no folder can be made below it
     assert load_a_kernel(first, unwritable) == (0, 1)
     assert list((first / "reinforce" / "sim" / "__pycache__").glob("_kernels.*.nbi"))
+
+
+COUNT_MISSES = """
+import numba
+import reinforce.sim._kernels as kernels
+from reinforce.agent.warm_up import warm_up
+warm_up()
+dispatchers = [f for f in vars(kernels).values() if isinstance(f, numba.core.dispatcher.Dispatcher)]
+hits = sum(sum(f.stats.cache_hits.values()) for f in dispatchers)
+misses = sum(sum(f.stats.cache_misses.values()) for f in dispatchers)
+print(hits, misses)
+"""
+
+
+def test_after_the_warm_up_the_pipeline_compiles_nothing(tmp_path):
+    """What the image build runs (python -m reinforce.agent.warm_up) leaves every kernel
+    the pipeline's paths call in the cache: the same paths in a second process load them
+    all (hits) and compile none (no misses)."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", COUNT_MISSES],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-2:]
+        for _ in range(2)
+    ]
+    _, first_misses = map(int, runs[0])
+    second_hits, second_misses = map(int, runs[1])
+    assert first_misses > 0
+    assert second_misses == 0
+    assert second_hits > 0
+
+
+def test_the_warm_up_covers_every_env_with_a_compiled_step():
+    import gymnasium as gym
+
+    from reinforce.agent.warm_up import COMPILED_ENVS
+    from reinforce.sim.envs import CartPoleBatch, classic_batch
+
+    compiled = {
+        env_id
+        for env_id, spec in gym.registry.items()
+        if spec.entry_point
+        and "classic_control" in str(spec.entry_point)
+        and (CartPoleBatch.supports(env_id) or classic_batch(env_id) is not None)
+    }
+    assert compiled - {"CartPole-v0"} == set(COMPILED_ENVS)  # v0: v1's kernels

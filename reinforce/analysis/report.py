@@ -910,9 +910,14 @@ def report_markdown(data: ReportData) -> str:
         else:
             cells.append("(reference)")
         solved = m["episodes_to_solve"]
-        cells.append(f"{m['solve_rate']:.0%} ({solved['solved_seeds']}/{m['seeds']})")
+        cells.append(
+            "n/a (no threshold)"
+            if m["solve_rate"] is None
+            else f"{m['solve_rate']:.0%} ({solved['solved_seeds']}/{m['seeds']})"
+        )
         med = solved["median"]
-        cells.append("not reached" if med is None else f"{med:g}")
+        no_threshold = m["solve_rate"] is None
+        cells.append("n/a" if no_threshold else "not reached" if med is None else f"{med:g}")
         a = m["auc"]
         cells.append(_with_ci(a["iqm"], a["iqm_ci_low"], a["iqm_ci_high"]))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -537,7 +537,7 @@ def seed_table(run: VariantRuns, solve_window: int, solved_threshold: float) -> 
 def aggregate(
     runs: dict[str, VariantRuns],
     solve_window: int,
-    solved_threshold: float,
+    solved_threshold: float | None,
     settings: BootstrapSettings,
 ) -> tuple[dict, pd.DataFrame]:
     """(the full statistics: {"tests": what the comparisons share, "variants": per
@@ -553,7 +553,12 @@ def aggregate(
             "seeds": int(len(table)),
             "final_return": summarize(final, settings, name, "final_return"),
             "auc": summarize(table["auc"].to_numpy(), settings, name, "auc"),
-            "solve_rate": float(np.mean([v is not None for v in solved])),
+            # null on an env without a solved threshold: there is no "solved" to count
+            "solve_rate": (
+                None
+                if solved_threshold is None
+                else float(np.mean([v is not None for v in solved]))
+            ),
             "episodes_to_solve": {
                 "median": median_episodes_to_solve(solved),
                 "solved_seeds": int(sum(v is not None for v in solved)),
