@@ -366,3 +366,21 @@ def test_adam_step_is_optimizer_step_byte_for_byte(settings):
             assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
         for a, b in zip(fast_opt.state.values(), plain_opt.state.values()):
             assert all(a[k].numpy().tobytes() == b[k].numpy().tobytes() for k in a)
+
+
+@pytest.mark.parametrize(
+    "env_id", ["Acrobot-v1", "MountainCar-v0", "Pendulum-v1", "MountainCarContinuous-v0"]
+)
+def test_on_every_compiled_env_a_seed_is_the_same_bytes_alone_beside_others_and_in_workers(
+    env_id,
+):
+    """A suite's promise on each of its envs: the compiled loop plays a seed the same way
+    whatever seeds run beside it and in whichever process."""
+    cfg = dataclasses.replace(ACTOR_CRITIC, episodes=2, update_epochs=2, minibatches=2)
+    alone = train_variant(cfg, env_id, [3])
+    together = train_variant(cfg, env_id, [0, 3, 5])
+    in_workers = train_variant(cfg, env_id, [0, 3, 5], workers=2)
+    seed3 = together.curves[together.curves.seed == 3].reset_index(drop=True)
+    assert alone.curves.to_csv() == seed3.to_csv()
+    assert alone.checkpoints[3] == together.checkpoints[3] == in_workers.checkpoints[3]
+    assert together.curves.to_csv() == in_workers.curves.to_csv()
