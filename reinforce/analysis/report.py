@@ -282,10 +282,11 @@ def plot_learning_curves(data: ReportData, curves: dict[str, dict]):
     return fig
 
 
-def _interval_rows(
-    ax, data: ReportData, rows: list[tuple[str, float, float | None, float | None]], digits: int = 1
+def interval_rows(
+    ax, data, rows: list[tuple[str, float, float | None, float | None]], digits: int = 1
 ):
-    """Horizontal CI bars with the point estimate; variants top to bottom."""
+    """Horizontal CI bars with the point estimate; variants top to bottom (data: anything
+    with .colors and .label, a ReportData or the suite's SuiteData)."""
     colors = data.colors
     for y, (name, value, low, high) in enumerate(rows):
         y = len(rows) - 1 - y
@@ -342,7 +343,7 @@ def plot_final_performance(data: ReportData):
             )
             for v in data.variants
         ]
-        _interval_rows(ax, data, rows)
+        interval_rows(ax, data, rows)
         ax.set_title(titles[est])
         ax.set_xlim(*xlim)
         ax.set_xlabel("Final return")
@@ -371,7 +372,7 @@ def plot_p_improve(data: ReportData):
             )
             for v in others
         ]
-        _interval_rows(ax, data, rows, digits=2)
+        interval_rows(ax, data, rows, digits=2)
     else:
         ax.text(
             0.5,

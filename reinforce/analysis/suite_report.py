@@ -308,33 +308,6 @@ def plot_curves(data: SuiteData):
     return fig
 
 
-def _interval_rows(ax, data: SuiteData, rows: list[tuple[str, float, float | None, float | None]]):
-    """Horizontal CI bars with the point estimate; variants top to bottom (report.py's)."""
-    colors = data.colors
-    for y, (name, value, low, high) in enumerate(rows):
-        y = len(rows) - 1 - y
-        if low is not None and high is not None:
-            ax.barh(
-                y, high - low, left=low, height=0.55, color=colors[name], alpha=0.55, linewidth=0
-            )
-        ax.plot([value, value], [y - 0.3, y + 0.3], color="black", linewidth=2)
-        text = f"{value:.2f} (no CI)" if low is None else f"{value:.2f} [{low:.2f}, {high:.2f}]"
-        ax.annotate(
-            text,
-            (0.5, y + 0.3),
-            xycoords=("axes fraction", "data"),
-            ha="center",
-            va="bottom",
-            fontsize=7,
-            color="0.2",
-        )
-    ax.set_yticks(range(len(rows)), [data.label(r[0]) for r in reversed(rows)])
-    for tick, (name, *_rest) in zip(ax.get_yticklabels(), reversed(rows)):
-        tick.set_color(colors[name])
-    ax.set_ylim(-0.6, len(rows) - 0.25)
-    ax.grid(axis="y", visible=False)
-
-
 def plot_intervals(data: SuiteData, statistics: dict):
     aggregates, comparisons = statistics["aggregates"], statistics["comparisons"]
     fig, axes = plt.subplots(1, 3, figsize=(12, 0.55 * len(data.variants) + 1.9))
@@ -348,7 +321,7 @@ def plot_intervals(data: SuiteData, statistics: dict):
             )
             for v in data.variants
         ]
-        _interval_rows(ax, data, rows)
+        report.interval_rows(ax, data, rows, digits=2)
         ax.set_title(f"{METRIC_NAMES[est]} of normalized scores")
         ax.axvline(0, color="0.4", linestyle=":", linewidth=0.9)
         ax.axvline(1, color="0.4", linestyle="--", linewidth=0.9)
@@ -364,7 +337,7 @@ def plot_intervals(data: SuiteData, statistics: dict):
             )
             for v in others
         ]
-        _interval_rows(axes[2], data, rows)
+        report.interval_rows(axes[2], data, rows, digits=2)
         axes[2].axvline(0.5, color="0.4", linestyle="--", linewidth=0.9)
         axes[2].set_xlim(-0.02, 1.02)
     axes[2].set_title(f"Average P(improve) over {data.reference}")

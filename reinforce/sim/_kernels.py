@@ -313,6 +313,11 @@ def compiled_trig_matches_numpy() -> bool:
 # x * x. cos and sin are the C library's, used only where they give NumPy's bits
 # (compiled_wide_trig_matches_numpy). tests/test_classic_envs.py holds every env against
 # gymnasium.make.
+#
+# Why each env's step and play loops are written out rather than one loop taking the row
+# step as an argument: Numba caches neither a function that takes a compiled function as
+# an argument nor a closure over one (tried with numba 0.68: both compile again in every
+# process), and a compile in every process is what the cache is for avoiding.
 
 
 class StepRecord(NamedTuple):

@@ -111,26 +111,9 @@ def _run_cartpole(
             env_steps += taken * len(active)
             if not batch.any_ended:
                 continue
-            keep = np.ones(len(active), dtype=bool)
-            for row in np.flatnonzero(terminated | truncated).tolist():
-                k, length = int(active[row]), int(batch.elapsed[row])
-                on_episode_end(
-                    k,
-                    Episode(
-                        obs=record[0][k, :length].copy(),
-                        actions=record[1][k, :length].copy(),
-                        rewards=np.ones(length, dtype=np.float64),
-                        terminated=bool(terminated[row]),
-                        final_obs=batch.observation(row),
-                    ),
-                )
-                done_episodes[k] += 1
-                if done_episodes[k] == episodes:
-                    keep[row] = False
-                else:
-                    batch.reset_row(row)
-            if not keep.all():
-                batch.drop(keep)
+            _end_episodes(
+                batch, record, terminated, truncated, episodes, done_episodes, on_episode_end
+            )
         return env_steps
     finally:
         batch.close()
@@ -178,29 +161,49 @@ def _run_classic(
             env_steps += taken * len(active)
             if not batch.any_ended:
                 continue
-            keep = np.ones(len(active), dtype=bool)
-            for row in np.flatnonzero(terminated | truncated).tolist():
-                k, length = int(active[row]), int(batch.elapsed[row])
-                on_episode_end(
-                    k,
-                    Episode(
-                        obs=record[0][k, :length].copy(),
-                        actions=record[1][k, :length].copy(),
-                        rewards=record[2][k, :length].copy(),
-                        terminated=bool(terminated[row]),
-                        final_obs=batch.observation(row),
-                    ),
-                )
-                done_episodes[k] += 1
-                if done_episodes[k] == episodes:
-                    keep[row] = False
-                else:
-                    batch.reset_row(row)
-            if not keep.all():
-                batch.drop(keep)
+            _end_episodes(
+                batch, record, terminated, truncated, episodes, done_episodes, on_episode_end
+            )
         return env_steps
     finally:
         batch.close()
+
+
+def _end_episodes(
+    batch: CartPoleBatch | ClassicBatch,
+    record: tuple[np.ndarray, ...],
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    episodes: int,
+    done_episodes: np.ndarray,
+    on_episode_end: OnEpisodeEnd,
+) -> None:
+    """Hand every row's ended episode to on_episode_end, in increasing env index, from the
+    batch's record (obs, actions[, rewards]: CartPole's reward is 1 at every step, so its
+    record keeps none), then reset the row or drop the env that has played all its
+    episodes."""
+    active = batch.index
+    keep = np.ones(len(active), dtype=bool)
+    for row in np.flatnonzero(terminated | truncated).tolist():
+        k, length = int(active[row]), int(batch.elapsed[row])
+        rewards = record[2][k, :length].copy() if len(record) > 2 else np.ones(length)
+        on_episode_end(
+            k,
+            Episode(
+                obs=record[0][k, :length].copy(),
+                actions=record[1][k, :length].copy(),
+                rewards=rewards,
+                terminated=bool(terminated[row]),
+                final_obs=batch.observation(row),
+            ),
+        )
+        done_episodes[k] += 1
+        if done_episodes[k] == episodes:
+            keep[row] = False
+        else:
+            batch.reset_row(row)
+    if not keep.all():
+        batch.drop(keep)
 
 
 def _run_generic(
