@@ -88,35 +88,16 @@ def _run_cartpole(
     on_episode_end: OnEpisodeEnd,
 ) -> int:
     batch = CartPoleBatch(env_id, env_seeds)
-    # Stacked policies need no call back into Python per step: the compiled loop plays
-    # until an episode ends (or a noise block is used up), a few hundred steps per call.
+    n, limit = len(env_seeds), batch.max_steps
+    # Each env's running episode, written in place: row k, step t.
+    record = (np.empty((n, limit, 4), dtype=np.float32), np.empty((n, limit), dtype=np.int64))
+
+    def step(actions) -> tuple[np.ndarray, np.ndarray]:
+        _, terminated, truncated = batch.step(np.asarray(actions, dtype=np.int64), record)
+        return terminated, truncated
+
     compiled = isinstance(choose, CompiledActor) and compiled_trig_matches_numpy()
-    try:
-        n, limit = len(env_seeds), batch.max_steps
-        # Each env's running episode, written in place: row k, step t.
-        record = (np.empty((n, limit, 4), dtype=np.float32), np.empty((n, limit), dtype=np.int64))
-        done_episodes = np.zeros(n, dtype=np.int64)
-        step = env_steps = 0
-        while len(batch.index):
-            active = batch.index
-            if compiled:
-                taken, terminated, truncated = batch.play(
-                    *choose.arrays_at(step, active), step, record
-                )
-            else:
-                actions = np.asarray(choose(batch.observation(), active, step), dtype=np.int64)
-                _, terminated, truncated = batch.step(actions, record)
-                taken = 1
-            step += taken
-            env_steps += taken * len(active)
-            if not batch.any_ended:
-                continue
-            _end_episodes(
-                batch, record, terminated, truncated, episodes, done_episodes, on_episode_end
-            )
-        return env_steps
-    finally:
-        batch.close()
+    return _run_batch(batch, record, compiled, choose, step, episodes, on_episode_end)
 
 
 def _run_classic(
@@ -128,20 +109,42 @@ def _run_classic(
     on_episode_end: OnEpisodeEnd,
 ) -> int:
     batch = batch_class(env_id, env_seeds)
+    n, limit, obs_dim = len(env_seeds), batch.max_steps, batch.obs.shape[1]
+    if batch.continuous:
+        actions_record = np.empty((n, limit, len(batch.low)), dtype=np.float32)
+    else:
+        actions_record = np.empty((n, limit), dtype=np.int64)
+    # Each env's running episode, written in place: row k, step t.
+    record = (np.empty((n, limit, obs_dim), dtype=np.float32), actions_record, np.empty((n, limit)))
+
+    def step(actions) -> tuple[np.ndarray, np.ndarray]:
+        actions = np.asarray(actions)
+        if batch.continuous and actions.dtype != np.float32:
+            # The generic path would step the env with them as they are, which the
+            # compiled float32 step does not reproduce.
+            raise TypeError(f"{env_id}: Box actions must be float32, got {actions.dtype}")
+        _, _, terminated, truncated = batch.step(actions, record)
+        return terminated, truncated
+
     compiled = isinstance(choose, CompiledActor)
+    return _run_batch(batch, record, compiled, choose, step, episodes, on_episode_end)
+
+
+def _run_batch(
+    batch: CartPoleBatch | ClassicBatch,
+    record: tuple[np.ndarray, ...],
+    compiled: bool,
+    choose: Choose,
+    step_actions: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    episodes: int,
+    on_episode_end: OnEpisodeEnd,
+) -> int:
+    """The lockstep loop of a compiled batch. A CompiledActor needs no call back into
+    Python per step (compiled): the compiled loop plays until an episode ends (or a noise
+    block is used up), a few hundred steps per call; any other choose is called once per
+    step, and step_actions steps every row with its actions."""
     try:
-        n, limit, obs_dim = len(env_seeds), batch.max_steps, batch.obs.shape[1]
-        if batch.continuous:
-            actions_record = np.empty((n, limit, len(batch.low)), dtype=np.float32)
-        else:
-            actions_record = np.empty((n, limit), dtype=np.int64)
-        # Each env's running episode, written in place: row k, step t.
-        record = (
-            np.empty((n, limit, obs_dim), dtype=np.float32),
-            actions_record,
-            np.empty((n, limit)),
-        )
-        done_episodes = np.zeros(n, dtype=np.int64)
+        done_episodes = np.zeros(len(batch.index), dtype=np.int64)
         step = env_steps = 0
         while len(batch.index):
             active = batch.index
@@ -150,20 +153,14 @@ def _run_classic(
                     *choose.arrays_at(step, active), step, record
                 )
             else:
-                actions = np.asarray(choose(batch.observation(), active, step))
-                if batch.continuous and actions.dtype != np.float32:
-                    # The generic path would step the env with them as they are, which
-                    # the compiled float32 step does not reproduce.
-                    raise TypeError(f"{env_id}: Box actions must be float32, got {actions.dtype}")
-                _, _, terminated, truncated = batch.step(actions, record)
+                terminated, truncated = step_actions(choose(batch.observation(), active, step))
                 taken = 1
             step += taken
             env_steps += taken * len(active)
-            if not batch.any_ended:
-                continue
-            _end_episodes(
-                batch, record, terminated, truncated, episodes, done_episodes, on_episode_end
-            )
+            if batch.any_ended:
+                _end_episodes(
+                    batch, record, terminated, truncated, episodes, done_episodes, on_episode_end
+                )
         return env_steps
     finally:
         batch.close()
