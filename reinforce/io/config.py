@@ -514,13 +514,11 @@ def _parse_envs(raw: Any, check_env: bool) -> dict[str, EnvConfig]:
         check_name("envs", env_id)  # it names the env's folder of the suite
         key = f"envs.{env_id}"
         env = _parse_env(settings, key, str(env_id), check_env)
-        _require(
-            env.reference_score is not None or env.solved_threshold is not None,
-            f"{key}.reference_score",
-            env.reference_score,
-            "a number: the normalized score's reference, required where the env has no "
-            "solved threshold",
-        )
+        if env.reference_score is None and env.solved_threshold is None:
+            raise ConfigError(
+                f"{key}.reference_score: missing; {env_id!r} has no solved threshold, so "
+                "its normalized score needs a reference: a number (docs/suite.md)"
+            )
         reference = env.reference_score if env.reference_score is not None else env.solved_threshold
         envs[env_id] = dataclasses.replace(env, reference_score=reference)
     return envs
