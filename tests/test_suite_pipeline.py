@@ -94,7 +94,7 @@ def test_editing_one_env_reruns_only_its_stages(suite_project):
     "change, words",
     [
         ({"envs": {"Pendulum-v1": {}}}, ["envs.Pendulum-v1.reference_score"]),
-        ({"envs": {"Nope-v0": {}}}, ["env.id", "Nope-v0"]),
+        ({"envs": {"Nope-v0": {}}}, ["envs.Nope-v0: ", "not a registered"]),
         ({"envs": {"CartPole-v1": {"episodes": 0}}}, ["envs.CartPole-v1.episodes", "0"]),
         ({"envs": {"CartPole-v1": {"id": "x"}}}, ["envs.CartPole-v1.id"]),
         ({"random": {"seeds": [0]}}, ["random.seeds"]),

@@ -473,7 +473,13 @@ def _validate_tune(
 
 
 def _validate_env(env: EnvConfig, key: str = "env") -> EnvConfig:
-    check_env_id(env.id)
+    try:
+        check_env_id(env.id)
+    except ConfigError as err:
+        if key == "env":
+            raise
+        # a suite's env is named by its key under envs, not by env.id
+        raise ConfigError(str(err).replace("env.id: ", f"{key}: ", 1)) from None
     _require(env.solve_window >= 1, f"{key}.solve_window", env.solve_window, "an integer >= 1")
     return env
 
