@@ -16,6 +16,7 @@ from reinforce.agent.policy import GumbelStreams, Policy, StackedPolicies
 from reinforce.agent.train import (
     Episode,
     adam_step,
+    check_finite,
     discounted_returns,
     make_learner,
     normalize,
@@ -25,6 +26,7 @@ from reinforce.agent.train import (
     update_seed,
 )
 from reinforce.io.config import TrainConfig
+from reinforce.io.errors import TrainingDiverged
 
 ARTICLE = TrainConfig()
 SMALL = dataclasses.replace(ARTICLE, episodes=4, hidden_dim=16)
@@ -366,3 +368,15 @@ def test_adam_step_is_optimizer_step_byte_for_byte(settings):
             assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()
         for a, b in zip(fast_opt.state.values(), plain_opt.state.values()):
             assert all(a[k].numpy().tobytes() == b[k].numpy().tobytes() for k in a)
+
+
+@pytest.mark.parametrize("net", ["policy", "critic"])
+def test_a_weight_that_is_not_finite_stops_the_training(net):
+    """check_finite reads every weight of the policy and of the critic."""
+    cfg = dataclasses.replace(SMALL, baseline="value")
+    learner = make_learner(0, 4, 2, cfg)
+    check_finite(learner, 0.5, 1, cfg)
+    with torch.no_grad():
+        list(getattr(learner, net).parameters())[-1][0] = float("inf")
+    with pytest.raises(TrainingDiverged, match="the weights are not finite"):
+        check_finite(learner, 0.5, 1, cfg)

@@ -406,10 +406,10 @@ def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConf
     not finite: every later update and the saved policy would be NaN. Reads values only."""
     nets = [learner.policy] + ([] if learner.critic is None else [learner.critic])
     # NumPy's isfinite on a view of the weights: the same test, ~4x cheaper per update
-    # than torch's isfinite(...).all() on these tiny tensors
-    finite_weights = all(
-        np.isfinite(p.detach().numpy()).all() for net in nets for p in net.parameters()
-    )
+    # than torch's isfinite(...).all() on these tiny tensors; the learner's own list of
+    # them (make_learner's), as walking the modules' parameters() costs as much again
+    weights = learner.parameters or [p for net in nets for p in net.parameters()]
+    finite_weights = all(np.isfinite(p.detach().numpy()).all() for p in weights)
     if math.isfinite(loss) and finite_weights:
         return
     what = f"the policy loss is {loss}" if not math.isfinite(loss) else "the weights are not finite"
