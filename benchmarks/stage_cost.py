@@ -44,10 +44,13 @@ import yaml
 MARK = "STAGE_COST_FIRST_EPISODE"
 
 # Runs the stage as `python -m stages.train` would, with run_lockstep's episode callback
-# wrapped to print the wall clock once, after the first episode's update. It imports
-# reinforce.sim.rollout before the stage does (the stage imports it anyway).
+# wrapped to print the wall clock once, after the first episode's update. It imports the
+# stages package first with sys.argv[0] "-m", as `python -m` does (stages/__init__.py acts
+# on that), then reinforce.sim.rollout before the stage does (the stage imports it anyway).
 WRAPPER = f"""
 import runpy, sys, time
+sys.argv = ["-m"] + sys.argv[1:]
+import stages
 import reinforce.sim.rollout as rollout
 plain = rollout.run_lockstep
 def run_lockstep(env_id, seeds, episodes, actor, on_episode_end, *args, **kwargs):

@@ -1,5 +1,6 @@
 """Thin DVC stage entry points: parse arguments, call the library, write outputs."""
 
+import gc
 import os
 import signal
 import sys
@@ -20,3 +21,9 @@ def _interrupted_while_starting(signum, frame):
 # imports a stage (a test) keeps its handler.
 if sys.argv[:1] == ["-m"]:
     signal.signal(signal.SIGINT, _interrupted_while_starting)
+    # No cyclic collections while the stage imports torch & co.: the ~200,000 objects they
+    # create live as long as the process, and the collections that would scan them over and
+    # over cost 0.15-0.3 s here. stage_main (reinforce/io/cli.py) freezes what is alive
+    # when the stage's main starts and turns the collector on again (doctor.py, not a
+    # stage_main, turns it on itself).
+    gc.disable()

@@ -7,6 +7,7 @@ Run from the repository root: python -m stages.doctor [--fix]
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from reinforce.io.lockfile import lock_problem, repair_lock
@@ -30,4 +31,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    gc.enable()  # stages/__init__.py turned it off for the imports (stage_main is not used)
     sys.exit(main())

@@ -18,6 +18,7 @@ from reinforce.io.outputs import (
     atomic_directory,
     check_output_folder,
     container_identity,
+    curves_csv,
     environment_fingerprint,
     fingerprint_mismatch,
     log_path,
@@ -59,7 +60,7 @@ def main(argv):
         where = backend.describe()
 
     with atomic_directory(out) as tmp:
-        result.curves.to_csv(tmp / paths.CURVES_FILE, index=False, float_format="%.9g")
+        write_atomic(tmp / paths.CURVES_FILE, curves_csv(result.rows))  # pandas' bytes
         for seed, checkpoint in result.checkpoints.items():
             write_atomic(policy_path(tmp, seed), checkpoint)
         write_fingerprint(tmp)

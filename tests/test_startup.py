@@ -15,15 +15,16 @@ import reinforce
 from reinforce.agent.train import train_variant
 from reinforce.io.config import TrainConfig
 train_variant(TrainConfig(episodes=2, hidden_dim=8, baseline="value"), "CartPole-v1", [0, 1])
-slow = ("torch._dynamo", "scipy.signal", "scipy.stats", "sympy")
+slow = ("torch._dynamo", "scipy.signal", "scipy.stats", "scipy.linalg", "sympy", "pandas")
 print(sorted(name for name in slow if name in sys.modules))
 """
 
 
 def test_training_imports_none_of_the_slow_modules_it_does_not_use():
     """Adam's construction and step would import torch._dynamo (1-1.5 s), the discounted
-    sums scipy.signal (0.8 s), nn.utils.skip_init sympy (0.5 s); training in a fresh
-    process loads none of them."""
+    sums scipy.signal (0.8 s), nn.utils.skip_init sympy (0.5 s), Numba's BLAS check
+    scipy.linalg (0.2 s), the curves pandas (0.2-0.3 s: the train stage writes them with
+    outputs.curves_csv); training in a fresh process loads none of them."""
     done = subprocess.run(
         [sys.executable, "-c", TRAIN_ONE_EPISODE],
         cwd=ROOT,
@@ -32,6 +33,38 @@ def test_training_imports_none_of_the_slow_modules_it_does_not_use():
         check=True,
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+NUMBA_BLAS_AFTER_A_KERNEL = """
+import sys
+import numpy as np
+import numba
+import reinforce.sim._kernels as kernels
+kernels.compiled_trig_matches_numpy()
+import numba.np.arraymath as arraymath
+import numba.np.linalg as linalg
+before = "scipy.linalg" in sys.modules
+dot = numba.njit(lambda a, b: np.dot(a, b))
+convolve = numba.njit(lambda a, b: np.convolve(a, b))
+a, b = np.arange(3.0), np.arange(1.0, 4.0)
+print(before, arraymath._HAVE_BLAS, linalg.ensure_blas is arraymath.ensure_blas)
+print(dot(a, b) == np.dot(a, b), (convolve(a, b) == np.convolve(a, b)).all())
+print("scipy.linalg" in sys.modules)
+"""
+
+
+def test_numba_keeps_its_blas_without_importing_scipy_for_the_kernels():
+    """_numba_lean.py answers numba.np.arraymath's import-time BLAS check without
+    importing scipy.linalg; after the kernels load, Numba's BLAS (np.dot, and np.convolve,
+    which reads that check) compiles and agrees with NumPy, importing scipy then."""
+    done = subprocess.run(
+        [sys.executable, "-c", NUMBA_BLAS_AFTER_A_KERNEL],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "True", "True", "True", "True", "True"]
 
 
 LOAD_A_KERNEL = """
@@ -129,3 +162,25 @@ def test_the_warm_up_covers_every_env_with_a_compiled_step():
         and (CartPoleBatch.supports(env_id) or classic_batch(env_id) is not None)
     }
     assert compiled - {"CartPole-v0"} == set(COMPILED_ENVS)  # v0: v1's kernels
+
+
+STAGE_GC = """
+import gc, sys
+sys.argv = ["-m"]  # as `python -m stages.<name>` has it while the package is imported
+import stages
+from reinforce.io.cli import stage_main
+while_importing = gc.isenabled()
+def main(argv):
+    print(while_importing, gc.isenabled(), gc.get_freeze_count() > 0)
+main.__module__ = "__main__"
+stage_main("probe")(main)([])
+"""
+
+
+def test_a_stage_imports_without_the_collector_and_runs_with_it():
+    """stages/__init__.py turns the cyclic collector off for the imports of a `python -m`
+    stage; stage_main freezes what they left and turns it on again before main runs."""
+    done = subprocess.run(
+        [sys.executable, "-c", STAGE_GC], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True", "True"]

@@ -16,6 +16,7 @@ from reinforce.agent.policy import GumbelStreams, Policy, StackedPolicies
 from reinforce.agent.train import (
     Episode,
     adam_step,
+    check_finite,
     discounted_returns,
     make_learner,
     normalize,
@@ -25,6 +26,7 @@ from reinforce.agent.train import (
     update_seed,
 )
 from reinforce.io.config import TrainConfig
+from reinforce.io.errors import TrainingDiverged
 
 ARTICLE = TrainConfig()
 SMALL = dataclasses.replace(ARTICLE, episodes=4, hidden_dim=16)
@@ -384,3 +386,15 @@ def test_on_every_compiled_env_a_seed_is_the_same_bytes_alone_beside_others_and_
     assert alone.curves.to_csv() == seed3.to_csv()
     assert alone.checkpoints[3] == together.checkpoints[3] == in_workers.checkpoints[3]
     assert together.curves.to_csv() == in_workers.curves.to_csv()
+
+
+@pytest.mark.parametrize("net", ["policy", "critic"])
+def test_a_weight_that_is_not_finite_stops_the_training(net):
+    """check_finite reads every weight of the policy and of the critic."""
+    cfg = dataclasses.replace(SMALL, baseline="value")
+    learner = make_learner(0, 4, 2, cfg)
+    check_finite(learner, 0.5, 1, cfg)
+    with torch.no_grad():
+        list(getattr(learner, net).parameters())[-1][0] = float("inf")
+    with pytest.raises(TrainingDiverged, match="the weights are not finite"):
+        check_finite(learner, 0.5, 1, cfg)

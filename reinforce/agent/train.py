@@ -406,10 +406,10 @@ def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConf
     not finite: every later update and the saved policy would be NaN. Reads values only."""
     nets = [learner.policy] + ([] if learner.critic is None else [learner.critic])
     # NumPy's isfinite on a view of the weights: the same test, ~4x cheaper per update
-    # than torch's isfinite(...).all() on these tiny tensors
-    finite_weights = all(
-        np.isfinite(p.detach().numpy()).all() for net in nets for p in net.parameters()
-    )
+    # than torch's isfinite(...).all() on these tiny tensors; the learner's own list of
+    # them (make_learner's), as walking the modules' parameters() costs as much again
+    weights = learner.parameters or [p for net in nets for p in net.parameters()]
+    finite_weights = all(np.isfinite(p.detach().numpy()).all() for p in weights)
     if math.isfinite(loss) and finite_weights:
         return
     what = f"the policy loss is {loss}" if not math.isfinite(loss) else "the weights are not finite"
@@ -424,12 +424,20 @@ def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConf
 
 @dataclass
 class TrainResult:
-    curves: pd.DataFrame  # seed, episode, return, length, loss
+    rows: list[tuple]  # (seed, episode, return, length, loss), by seed then episode
     checkpoints: dict[int, bytes]  # seed -> saved policy (and critic)
     obs_dim: int
     n_actions: int
     env_steps: int
     seconds: float
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        """The rows as a DataFrame of CURVE_COLUMNS (the train stage writes the rows
+        without it: outputs.curves_csv, no pandas import)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(CURVE_COLUMNS))
 
 
 def train_seeds(
@@ -505,11 +513,8 @@ def train_variant(
     checkpoints = {
         seed: data for _, group_checkpoints, _ in groups for seed, data in group_checkpoints.items()
     }
-    import pandas as pd  # here, not at the top: the training before it does not need it
-
-    curves = pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
     return TrainResult(
-        curves=curves,
+        rows=rows,
         checkpoints=dict(sorted(checkpoints.items())),
         obs_dim=obs_dim,
         n_actions=n_actions,

@@ -31,6 +31,12 @@ def stage_main(name: str):
                 # Ctrl-C is KeyboardInterrupt again (stages/__init__.py's handler covered
                 # the imports)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                if main.__module__ == "__main__":
+                    # The modules' objects, imported with the collector off
+                    # (stages/__init__.py), live as long as the process: later collections
+                    # skip them.
+                    gc.freeze()
+                    gc.enable()
                 code = main(sys.argv[1:] if argv is None else argv) or 0
                 if main.__module__ == "__main__":  # the process ends next
                     # The interpreter's last collections then skip every object alive now

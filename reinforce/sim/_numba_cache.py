@@ -18,6 +18,12 @@ from pathlib import Path
 
 import numba.core.caching as caching
 
+from reinforce.sim import _numba_lean
+
+# Here rather than in _kernels.py, which imports this module before its first kernel: an
+# edit of _kernels.py's bytes would move every user's cache (its key) and recompile.
+_numba_lean.skip_blas_check_import()
+
 
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
