@@ -146,6 +146,21 @@ def test_a_seed_is_the_same_bytes_alone_beside_others_and_in_workers(variant):
     assert alone.curves["loss"].notna().any()
 
 
+def test_the_compiled_cartpole_loop_gives_the_step_by_step_bytes(monkeypatch):
+    """The compiled loop plays many steps per call (up to a rollout's end, where its
+    noise block ends); stepping one lockstep step at a time gives the same run."""
+    variant = dataclasses.replace(PPO, rollout_steps=24, minibatches=3)
+    compiled = train_variant(variant, "CartPole-v1", [0, 1, 2])
+    monkeypatch.setattr(rollouts, "compiled_trig_matches_numpy", lambda: False)
+    stepped = train_variant(variant, "CartPole-v1", [0, 1, 2])
+    assert compiled.curves.to_csv() == stepped.curves.to_csv()
+    assert compiled.checkpoints == stepped.checkpoints
+
+
+def test_the_noise_block_divides_the_rollout():
+    assert [rollouts.noise_block(n) for n in (256, 7, 1000, 1_000_000, 1)] == [256, 7, 500, 500, 1]
+
+
 def test_the_saved_policy_is_the_seeds_weights_when_its_last_episode_ended(tmp_path):
     result = train_variant(PPO, "CartPole-v1", [0])
     path = tmp_path / "policy.pt"

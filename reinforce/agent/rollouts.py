@@ -32,13 +32,20 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from torch.optim.adam import adam as functional_adam
 
 from reinforce import seeding
-from reinforce.agent.policy import Policy, ValueNet, make_actor, save_policy
+from reinforce.agent.policy import (
+    GumbelStreams,
+    Policy,
+    StackedActor,
+    StackedPolicies,
+    ValueNet,
+    save_policy,
+)
 from reinforce.agent.train import NORMALIZE_EPS
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import ConfigError, TrainingDiverged
+from reinforce.sim._kernels import compiled_trig_matches_numpy
 from reinforce.sim.envs import CartPoleBatch, classic_batch, is_continuous, make_env
 
 MIN_STACK = 2  # rows of a stack: see the module's docstring (a bmm of one differs)
@@ -48,15 +55,23 @@ MIN_STACK = 2  # rows of a stack: see the module's docstring (a bmm of one diffe
 
 
 class _Envs:
-    """Every seed's env stepped once per lockstep step, never dropped: (next observations
-    float32 (n, obs_dim), rewards float64, terminated, truncated). The compiled CartPole
-    and classic-control batches where they reproduce gymnasium, else gymnasium.make."""
+    """Every seed's env, never dropped, advanced by `advance`: the compiled CartPole loop
+    (choosing the actions too, many steps per call) where it reproduces gymnasium, else
+    one lockstep step per call through the compiled classic-control batches or
+    gymnasium.make. Both give the same episodes (tests/test_rollout.py, and here
+    tests/test_rollouts.py)."""
 
     def __init__(self, env_id: str, seeds: Sequence[int]):
         self.cartpole = CartPoleBatch.supports(env_id)
         batch_class = None if self.cartpole else classic_batch(env_id)
+        self.compiled = self.cartpole and compiled_trig_matches_numpy()
         if self.cartpole:
             self.batch = CartPoleBatch(env_id, seeds)
+            n, limit = len(seeds), self.batch.max_steps
+            self.record = (
+                np.empty((n, limit, 4), dtype=np.float32),
+                np.empty((n, limit), dtype=np.int64),
+            )
         elif batch_class is not None:
             self.batch = batch_class(env_id, seeds)
         else:
@@ -65,13 +80,41 @@ class _Envs:
             self.current = np.stack(
                 [env.reset(seed=int(s))[0] for env, s in zip(self.envs, seeds)]
             ).astype(np.float32)
+        self.rows = np.arange(len(seeds))
 
     def observation(self) -> np.ndarray:
         if self.batch is None:
             return self.current.copy()
         return self.batch.observation()
 
-    def step(self, actions: np.ndarray):
+    def advance(self, actor: StackedActor, step: int, current: np.ndarray):
+        """Play from lockstep step `step` until an episode ends or the actor's noise block
+        does (one step where not compiled): (steps taken, their observations (n, taken,
+        obs_dim), actions and rewards (n, taken), the observation the last step returned
+        (n, obs_dim), its terminated and truncated (n,)); no episode ends before it."""
+        if self.compiled:
+            start = self.batch.elapsed.copy()
+            taken, terminated, truncated = self.batch.play(
+                *actor.arrays_at(step, self.rows), step, self.record
+            )
+            columns = start[:, None] + np.arange(taken)
+            obs = self.record[0][self.rows[:, None], columns]
+            actions = self.record[1][self.rows[:, None], columns]
+            rewards = np.ones((len(self.rows), taken))
+            return taken, obs, actions, rewards, self.batch.observation(), terminated, truncated
+        actions = actor(current, self.rows, step)
+        next_obs, rewards, terminated, truncated = self._step(actions)
+        return (
+            1,
+            current[:, None],
+            actions[:, None],
+            rewards[:, None],
+            next_obs,
+            terminated,
+            truncated,
+        )
+
+    def _step(self, actions: np.ndarray):
         if self.cartpole:
             obs, terminated, truncated = self.batch.step(np.ascontiguousarray(actions))
             return obs, np.ones(len(actions)), terminated, truncated
@@ -99,6 +142,13 @@ class _Envs:
         else:
             for env in self.envs:
                 env.close()
+
+
+def noise_block(rollout_steps: int) -> int:
+    """The actor's noise block: the largest divisor of rollout_steps up to 512 (the
+    per-episode path's block), so that the compiled loop, which stops where a block
+    ends, never plays across a rollout's end. The draws are the same for any block."""
+    return max(d for d in range(1, min(rollout_steps, 512) + 1) if rollout_steps % d == 0)
 
 
 # -------------------------------------------------------------------- stacked networks
@@ -139,8 +189,8 @@ class StackedAdam:
     rounds its vectorized body and its scalar tail differently, so a tensor whose size per
     seed is not a multiple of WHOLE_STACK_FLOATS is stepped as one parameter per seed (a
     view of its row, with its own moments and step count); the others in one piece (the
-    same vectorized arithmetic on every element). One call of torch's functional Adam
-    (the core of Adam.step, as train.adam_step) serves every row."""
+    same vectorized arithmetic on every element). One call of the fused kernel serves
+    every row."""
 
     def __init__(self, params: Sequence[torch.Tensor], lr: float):
         self.params, self.lr = list(params), lr
@@ -149,8 +199,8 @@ class StackedAdam:
         self.exp_avg_sqs = self._parts([torch.zeros_like(p) for p in self.params])
         with torch.no_grad():
             self.views = self._parts(self.params)
-        # Adam._init_group's fused step counter: a float32 scalar per parameter
-        self.steps = [torch.zeros((), dtype=torch.float32) for _ in self.views]
+        # Adam._init_group's fused step counter (a float32 scalar), shared by the parts
+        self.step_count = torch.zeros((), dtype=torch.float32)
 
     def _parts(self, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         parts = []
@@ -160,29 +210,27 @@ class StackedAdam:
 
     def step(self) -> None:
         grads = self._parts([p.grad for p in self.params])
+        self.step_count += 1  # what torch.optim.adam._fused_adam adds to each step tensor
         with torch.no_grad():  # as Adam.step: the update is not part of any graph
-            functional_adam(
+            # The kernel that _fused_adam (Adam.step's fused core) calls, with the same
+            # arguments, called directly: its grouping by device and one step counter per
+            # parameter cost more than the kernel here, and every part has the same count.
+            torch._fused_adam_(
                 self.views,
                 grads,
                 self.exp_avgs,
                 self.exp_avg_sqs,
                 [],
-                self.steps,
-                foreach=None,
-                capturable=False,
-                differentiable=False,
-                fused=True,
-                grad_scale=None,
-                found_inf=None,
-                has_complex=False,
-                decoupled_weight_decay=False,
+                [self.step_count] * len(self.views),
                 amsgrad=False,
+                lr=self.lr,
                 beta1=0.9,
                 beta2=0.999,
-                lr=self.lr,
                 weight_decay=0.0,
                 eps=1e-8,
                 maximize=False,
+                grad_scale=None,
+                found_inf=None,
             )
 
 
@@ -294,7 +342,9 @@ def train_rollout_seeds(
         critics.append(ValueNet(obs_dim, cfg.hidden_dim, init))
     policy, critic = _stack(policies, rows), _stack(critics, rows)
     policy_adam, critic_adam = StackedAdam(policy, cfg.lr), StackedAdam(critic, cfg.critic_lr)
-    actor, stack = make_actor(policies, [seeding.action_rng(seed) for seed in seeds])
+    stack = StackedPolicies(policies)
+    rngs = [seeding.action_rng(seed) for seed in seeds]
+    actor = StackedActor(stack, GumbelStreams(rngs, n_actions, noise_block(steps_per_rollout)))
     shuffles = [seeding.minibatch_rng(seed) for seed in seeds] if cfg.minibatches > 1 else []
 
     obs_buf = np.empty((n, steps_per_rollout, obs_dim), dtype=np.float32)
@@ -311,22 +361,29 @@ def train_rollout_seeds(
     meta = {"env_id": env_id, "obs_dim": obs_dim, "n_actions": n_actions}
     meta["hidden_dim"] = cfg.hidden_dim  # train_seeds's meta, key for key
     envs = _Envs(env_id, seeds)
-    all_rows = np.arange(n)
     step = env_steps = 0
     try:
         current = envs.observation()
         while len(checkpoints) < n:
-            for t in range(steps_per_rollout):
-                actions = actor(current, all_rows, step)
-                step += 1
-                next_obs, rewards, terminated, truncated = envs.step(actions)
-                obs_buf[:, t], next_buf[:, t], action_buf[:, t] = current, next_obs, actions
-                reward_buf[:, t], terminated_buf[:, t] = rewards, terminated
+            t = 0
+            while t < steps_per_rollout:
+                taken, obs, actions, rewards, last_obs, terminated, truncated = envs.advance(
+                    actor, step, current
+                )
+                step += taken
+                span, last = slice(t, t + taken), t + taken - 1
+                obs_buf[:, span], action_buf[:, span], reward_buf[:, span] = obs, actions, rewards
+                next_buf[:, t:last] = obs[:, 1:]
+                next_buf[:, last] = last_obs
+                terminated_buf[:, span] = ended_buf[:, span] = False
                 ended = terminated | truncated
-                ended_buf[:, t] = ended
-                episode_return += rewards
-                episode_length += 1
-                current = next_obs
+                terminated_buf[:, last], ended_buf[:, last] = terminated, ended
+                t += taken
+                assert t <= steps_per_rollout  # the noise block divides the rollout
+                # one step per call unless compiled, where every reward is CartPole's 1.0
+                episode_return += rewards.sum(axis=1)
+                episode_length += taken
+                current = last_obs
                 for k in np.flatnonzero(ended).tolist():
                     if seeds[k] not in checkpoints:
                         curve = curves[k]
