@@ -161,10 +161,15 @@ def test_the_noise_block_divides_the_rollout():
     assert [rollouts.noise_block(n) for n in (256, 7, 1000, 1_000_000, 1)] == [256, 7, 500, 500, 1]
 
 
-def test_the_saved_policy_is_the_seeds_weights_when_its_last_episode_ended(tmp_path):
-    result = train_variant(PPO, "CartPole-v1", [0])
+def test_a_seeds_first_episodes_do_not_depend_on_how_many_follow(tmp_path):
+    """A seed stops at the end of its last episode: a longer run starts with the same
+    curve rows, and the saved policy holds the weights of that moment."""
+    short = train_variant(PPO, "CartPole-v1", [0])
+    longer = train_variant(dataclasses.replace(PPO, episodes=PPO.episodes + 6), "CartPole-v1", [0])
+    assert short.curves.to_csv() == longer.curves.head(PPO.episodes).to_csv()
+    assert short.env_steps == int(short.curves["length"].sum())
     path = tmp_path / "policy.pt"
-    path.write_bytes(result.checkpoints[0])
+    path.write_bytes(short.checkpoints[0])
     policy, meta = load_policy(path)
     assert meta == {
         "env_id": "CartPole-v1",
@@ -173,8 +178,8 @@ def test_the_saved_policy_is_the_seeds_weights_when_its_last_episode_ended(tmp_p
         "hidden_dim": 16,
         "seed": 0,
     }
-    assert len(result.curves) == PPO.episodes
-    assert result.env_steps == int(result.curves["length"].sum())
+    initial = rollouts.Policy(4, 2, 16, rollouts.seeding.init_generator(0))
+    assert not torch.equal(policy.net[0].weight, initial.net[0].weight)  # it was updated
 
 
 def test_a_generic_env_trains_and_a_box_action_env_is_refused():
