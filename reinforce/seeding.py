@@ -8,6 +8,8 @@ A training seed s (reporting seeds and tuning seeds alike), from SeedSequence(s)
     minibatch   minibatch order (minibatches > 1)    spawn(3)[2]: a third child, so the
                                                      first two are the same either way
     env resets  env.reset(seed=s) once; later resets continue the env's own RNG
+    (the fixed-length rollouts of train.rollout_steps, agent/rollouts.py, draw from
+    these same streams: s's t-th action takes the t-th draw of its action stream)
 Its evaluation, with env seed e = evaluate.seed_offset + s:
     env resets  env.reset(seed=e) once, as above
     evaluation  the sampled actions (evaluate.policy: sample): SeedSequence([e, 1])

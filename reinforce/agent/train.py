@@ -450,6 +450,11 @@ def train_seeds(
 ) -> tuple[list[tuple], dict[int, bytes], int]:
     """Train the given seeds side by side in this process: (curve rows, checkpoints, steps).
     obs_dim and n_actions are env_id's, as check_env_id gives them."""
+    if cfg.rollout_steps is not None:
+        # Imported here: rollouts.py builds on this module (adam_step), within one layer.
+        from reinforce.agent.rollouts import train_rollout_seeds
+
+        return train_rollout_seeds(cfg, env_id, obs_dim, n_actions, seeds, report)
     torch.set_num_threads(1)  # results must not depend on the machine's core count
 
     continuous = is_continuous(env_id)

@@ -74,6 +74,9 @@ class TrainConfig:
     update_epochs: int = 1
     minibatches: int = 1
     clip_ratio: float | None = None
+    # The ppo variant (README, "Learning quality"): each seed updates after every
+    # rollout_steps env steps, its episodes cut across rollouts; null: at episode ends.
+    rollout_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,9 @@ MAX_BOOTSTRAP_RESAMPLES = 1_000_000
 MAX_BOOTSTRAP_VALUES = 20_000_000
 # Passes over each episode per update: beyond this an update is a typo, not a setting.
 MAX_UPDATE_EPOCHS = 1000
+# Env steps per rollout: each seed's rollout is held as (steps, obs_dim) float32 arrays
+# (several copies) and one update's activations; beyond this a rollout is a typo.
+MAX_ROLLOUT_STEPS = 1_000_000
 
 
 def _network_memory(hidden_dim: int) -> str:
@@ -361,7 +367,45 @@ def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
         train.clip_ratio,
         "null or a number > 0",
     )
+    if train.rollout_steps is not None:
+        _validate_rollouts(name, train)
     return train
+
+
+def _validate_rollouts(name: str, train: TrainConfig) -> None:
+    """The fixed-length rollouts of reinforce/agent/rollouts.py: GAE from the critic
+    (bootstrapping the rollout's cut), minibatches of equal size, and only the keys
+    that path implements."""
+    _require(
+        1 <= train.rollout_steps <= MAX_ROLLOUT_STEPS,
+        f"{name}.rollout_steps",
+        train.rollout_steps,
+        f"null or an integer >= 1 and <= {MAX_ROLLOUT_STEPS:,}",
+    )
+    _require(
+        train.advantage == "gae",
+        f"{name}.advantage",
+        train.advantage,
+        "gae with rollout_steps (a rollout's cut is bootstrapped from the critic)",
+    )
+    _require(
+        train.rollout_steps % train.minibatches == 0,
+        f"{name}.minibatches",
+        train.minibatches,
+        f"a divisor of rollout_steps ({train.rollout_steps}) with rollout_steps",
+    )
+    _require(
+        train.episodes_per_update == 1,
+        f"{name}.episodes_per_update",
+        train.episodes_per_update,
+        "1 with rollout_steps (updates come every rollout_steps env steps)",
+    )
+    _require(
+        train.grad_clip_norm is None,
+        f"{name}.grad_clip_norm",
+        train.grad_clip_norm,
+        "null with rollout_steps (not implemented for the batched update)",
+    )
 
 
 def _validate_seeds(raw: Any, key: str = "seeds") -> tuple[int, ...]:
