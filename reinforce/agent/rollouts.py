@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from reinforce import seeding
+from reinforce.agent import NORMALIZE_EPS
 from reinforce.agent.policy import (
     GumbelStreams,
     Policy,
@@ -42,7 +43,6 @@ from reinforce.agent.policy import (
     ValueNet,
     save_policy,
 )
-from reinforce.agent.train import NORMALIZE_EPS
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import ConfigError, TrainingDiverged
 from reinforce.sim._kernels import compiled_trig_matches_numpy

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch.optim.adam import adam as functional_adam
 
 from reinforce import seeding
+from reinforce.agent import NORMALIZE_EPS
 from reinforce.agent.lean_torch import skip_dynamo_import
 from reinforce.agent.policy import (
     GaussianPolicy,
@@ -37,6 +38,7 @@ from reinforce.agent.policy import (
     make_policy,
     save_policy,
 )
+from reinforce.agent.rollouts import train_rollout_seeds
 from reinforce.compute.backends import LocalBackend, RayBackend
 from reinforce.compute.workers import Progress
 from reinforce.io.config import TrainConfig
@@ -49,7 +51,6 @@ from reinforce.sim.rollout import Episode, run_lockstep
 if TYPE_CHECKING:
     import pandas as pd
 
-NORMALIZE_EPS = 1e-9
 
 skip_dynamo_import()  # Adam.__init__ would import torch._dynamo (1-1.5 s) for nothing
 
@@ -451,9 +452,6 @@ def train_seeds(
     """Train the given seeds side by side in this process: (curve rows, checkpoints, steps).
     obs_dim and n_actions are env_id's, as check_env_id gives them."""
     if cfg.rollout_steps is not None:
-        # Imported here: rollouts.py builds on this module (adam_step), within one layer.
-        from reinforce.agent.rollouts import train_rollout_seeds
-
         return train_rollout_seeds(cfg, env_id, obs_dim, n_actions, seeds, report)
     torch.set_num_threads(1)  # results must not depend on the machine's core count
 
