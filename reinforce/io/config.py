@@ -739,7 +739,10 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
     )
 
     evaluation_seeds = {evaluate.seed_offset + s for s in training_seeds}
-    random = _parse_random(raw.get("random"), training_seeds | evaluation_seeds)
+    # Only a suite plays the random policy: a single-env study's seeds may use its
+    # default seeds, unless the study sets `random` itself.
+    taken = training_seeds | evaluation_seeds if "envs" in raw or "random" in raw else set()
+    random = _parse_random(raw.get("random"), taken)
 
     return Config(
         env=env,
