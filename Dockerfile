@@ -92,8 +92,8 @@ COPY docker/entrypoint.sh /usr/local/bin/reinforce-entrypoint
 # (reinforce/sim/_numba_cache.py), so a `docker run` on a checkout with the same kernels loads them and
 # compiles nothing.  Writable by any user: a checkout with other kernels (or another --user) adds its own.
 ENV XDG_CACHE_HOME=/opt/cache
-RUN cd /opt/reinforce \
-    && python -m reinforce.agent.warm_up \
+WORKDIR /opt/reinforce
+RUN python -m reinforce.agent.warm_up \
     && chmod -R a+rwX /opt/cache
 RUN chmod 0755 /usr/local/bin/reinforce-entrypoint \
     && chmod -R a+rX /opt/reinforce \
