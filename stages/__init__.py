@@ -27,3 +27,8 @@ if sys.argv[:1] == ["-m"]:
     # when the stage's main starts and turns the collector on again (doctor.py, not a
     # stage_main, turns it on itself).
     gc.disable()
+    # torch.export and torch's meta kernels wait until something traces (about 0.2 s of
+    # every stage's `import torch`); lean_torch.py says what is deferred and why
+    from reinforce.agent.lean_torch import defer_tracing_modules
+
+    defer_tracing_modules()

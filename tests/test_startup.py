@@ -184,3 +184,85 @@ def test_a_stage_imports_without_the_collector_and_runs_with_it():
         [sys.executable, "-c", STAGE_GC], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["False", "True", "True"]
+
+
+DEFERRED_UNTIL_TRACING = """
+import sys
+sys.argv = ["-m"]  # as `python -m stages.<name>` has it while the package is imported
+import stages
+import torch
+from reinforce.agent.lean_torch import DEFERRED
+def waiting():
+    return [type(sys.modules[name]).__name__ == "_DeferredModule" for name in DEFERRED]
+after_import = waiting()
+torch.Generator().manual_seed(0)  # raises where torch._prims.rng_prims was not imported
+meta = (torch.empty(2, 3, device="meta") @ torch.empty(3, 4, device="meta")).shape
+after_eager_use = waiting()
+exported = callable(torch.export.export)
+after_export = waiting()
+import torch._dynamo
+print(after_import, after_eager_use, exported, after_export, waiting(), list(meta))
+"""
+
+
+def test_a_stage_defers_torch_export_and_the_meta_kernels_until_something_traces():
+    """stages/__init__.py defers torch.export and torch._meta_registrations: eager torch
+    (a Generator, the meta device's C++ kernels) works without them; an attribute of one
+    runs that one's code, and importing torch._dynamo runs both."""
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED_UNTIL_TRACING],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == (
+        "[True, True] [True, True] True [True, False] [False, False] [2, 4]"
+    )
+
+
+def test_a_process_that_is_not_a_stage_imports_torch_whole():
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, stages, torch; print(type(torch.export).__name__)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["module"]
+
+
+# the stage run as `python -m` would, but with sys.argv[0] the stage's name while the
+# stages package is imported: stages/__init__.py then defers nothing
+STAGE_WITHOUT_DEFERRING = """
+import runpy, sys
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_stage_gives_the_same_bytes_with_torch_deferred_and_whole(tmp_path):
+    """train and evaluate (its checkpoints loaded with weights_only) of a variant with a
+    critic: the same outputs from `python -m` stages (deferring) and from stages in a
+    process that imported torch whole."""
+    import yaml
+    from conftest import tiny_params, tree_bytes
+
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump(tiny_params(variants={"critic": {"baseline": "value"}}))
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    outputs = {}
+    for how, start in (("deferred", ["-m"]), ("whole", ["-c", STAGE_WITHOUT_DEFERRING])):
+        for stage in ("train", "evaluate"):
+            command = [sys.executable, *start, f"stages.{stage}", "critic"]
+            command += ["--params", "params.yaml", "--root", how]
+            subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, check=True)
+        outputs[how] = {
+            name.split("/", 1)[1]: data for name, data in tree_bytes(tmp_path, how).items()
+        }
+    assert outputs["deferred"] == outputs["whole"]
+    assert {
+        "runs/critic/train/curves.csv",
+        "runs/critic/eval/eval.csv",
+    } <= set(outputs["deferred"])
