@@ -1,6 +1,6 @@
 """DVC stage `select`: tuning/search/*/results.csv -> tuning/selected/<variant>.json (the
 values train@<variant> uses; empty for a variant without a search space) and
-tuning/candidates.csv, by the rule in reinforce/agent/tuning.py; prints a warning for a choice
+tuning/candidates.csv, by the rule in reinforce/agent/selection.py; prints a warning for a choice
 on the edge of its grid or made by the tie-breaker (reinforce/analysis/tuning_checks.py).
 
 Run from the repository root: python -m stages.select [--params params.yaml]
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from reinforce.agent.tuning import write_selection
+from reinforce.agent.selection import write_selection
 from reinforce.analysis.tuning_checks import selection_warnings
 from reinforce.io.cli import run_report_step, stage_main
 from reinforce.io.config import Config

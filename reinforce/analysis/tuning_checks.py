@@ -63,7 +63,7 @@ def grid_warnings(name: str, space: dict[str, Sequence], table: pd.DataFrame) ->
     chosen = table[table["chosen"]].iloc[0]
     top = table["final_return_iqm"].max()
     tied = table[table["final_return_iqm"] == top]
-    label = ", ".join(f"{k}={_plain(chosen[k])}" for k in space)
+    label = ", ".join(f"{k}={plain_value(chosen[k])}" for k in space)
     if len(tied) > 1:
         medians = tied["median_episodes_to_solve"]
         by = (
@@ -80,7 +80,7 @@ def grid_warnings(name: str, space: dict[str, Sequence], table: pd.DataFrame) ->
         )
     for key, values in space.items():
         values = list(values)
-        value = _plain(chosen[key])
+        value = plain_value(chosen[key])
         if not _numeric(values) or value not in (min(values), max(values)):
             continue
         side = "largest" if value == max(values) else "smallest"
@@ -107,7 +107,9 @@ def selection_warnings(config, root: str | Path = ".") -> list[str]:
     return out
 
 
-def _plain(value):
+def plain_value(value):
+    """A value read back from a results.csv as the plain Python value params.yaml holds
+    (NumPy scalars unwrapped, an empty cell, e.g. grad_clip_norm: null, as None)."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
