@@ -149,10 +149,10 @@ def update_batch(
     actions = torch.from_numpy(np.concatenate([e.actions for e in episodes]))
     if cfg.advantage == "gae":
         with torch.no_grad():
-            values = critic(obs).numpy()
+            values = critic.forward(obs).numpy()
             cut = [e for e in episodes if not e.terminated]
             final = (
-                critic(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy()
+                critic.forward(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy()
                 if cut
                 else np.zeros(0, dtype=np.float32)
             )
@@ -181,7 +181,7 @@ def update_batch(
         target = targets[0] if len(targets) == 1 else torch.cat(targets)  # cat would copy
         if critic is not None:
             with torch.no_grad():
-                advantage = target - critic(obs)
+                advantage = target - critic.forward(obs)
         else:
             advantage = target
     if cfg.normalize_advantages:
@@ -427,10 +427,10 @@ def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
             splits = [None]
         else:
             order = learner.shuffle.permutation(len(batch.actions))
+            # tensor_split: np.array_split's sections (the first len % minibatches one
+            # longer), as views of one tensor, without array_split's Python-level cost
             splits = [
-                torch.from_numpy(rows)
-                for rows in np.array_split(order, cfg.minibatches)
-                if len(rows)
+                rows for rows in torch.from_numpy(order).tensor_split(cfg.minibatches) if len(rows)
             ]
         for rows in splits:
             policy_loss, critic_loss = batch_losses(
