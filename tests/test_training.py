@@ -2,6 +2,7 @@
 
 import dataclasses
 from collections import deque
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from torch.distributions import Categorical
 from reinforce.agent.policy import GumbelStreams, Policy, StackedPolicies
 from reinforce.agent.train import (
     Episode,
+    FusedAdamStep,
     adam_step,
     check_finite,
     discounted_returns,
@@ -343,12 +345,20 @@ def test_a_huge_network_fails_fast_in_config_naming_the_key_and_the_memory(where
     parse_config({"train": {"hidden_dim": MAX_HIDDEN_DIM}}, check_env=False)
 
 
+@pytest.mark.parametrize("cached", [False, True])
 @pytest.mark.parametrize(
-    "settings", [{}, {"weight_decay": 0.01, "betas": (0.8, 0.9)}, {"maximize": True, "eps": 1e-6}]
+    "settings",
+    [
+        {},
+        {"weight_decay": 0.01, "betas": (0.8, 0.9)},
+        {"maximize": True, "eps": 1e-6},
+        {"weight_decay": 0.01, "decoupled_weight_decay": True},
+    ],
 )
-def test_adam_step_is_optimizer_step_byte_for_byte(settings):
-    """The fast path of the update (adam_step) against torch's own Adam.step: same
-    parameters and state after every step, from the first (which creates the state)."""
+def test_adam_step_is_optimizer_step_byte_for_byte(settings, cached):
+    """The fast path of the update (adam_step, or one FusedAdamStep stepping throughout,
+    as a learner's) against torch's own Adam.step: same parameters and state after every
+    step, from the first (which creates the state)."""
 
     def net():
         return Policy(4, 2, 16, torch.Generator().manual_seed(3))
@@ -356,13 +366,14 @@ def test_adam_step_is_optimizer_step_byte_for_byte(settings):
     fast, plain = net(), net()
     fast_opt = torch.optim.Adam(fast.parameters(), lr=0.01, fused=True, **settings)
     plain_opt = torch.optim.Adam(plain.parameters(), lr=0.01, fused=True, **settings)
+    step_fast = FusedAdamStep(fast_opt) if cached else partial(adam_step, fast_opt)
     obs = torch.from_numpy(np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32))
     for step in range(5):
         for model, _optimizer in ((fast, fast_opt), (plain, plain_opt)):
             for p in model.parameters():
                 p.grad = None
             (model(obs * (step + 1)) ** 2).sum().backward()
-        adam_step(fast_opt)
+        step_fast()
         plain_opt.step()
         for a, b in zip(fast.parameters(), plain.parameters()):
             assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes()

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.optim.adam import adam as functional_adam
 
 from reinforce import seeding
 from reinforce.agent import NORMALIZE_EPS
@@ -114,7 +113,9 @@ def log_probs_of(
     if isinstance(policy, GaussianPolicy):
         distribution = policy.distribution(obs)
         return distribution.log_prob(actions).sum(-1), lambda: distribution.entropy().sum()
-    log_probs_all = F.log_softmax(policy(obs), dim=-1)
+    # forward, not policy(obs): the same operations without nn.Module.__call__'s hook
+    # checks (no hook is ever registered on these networks), per update a fixed cost
+    log_probs_all = F.log_softmax(policy.forward(obs), dim=-1)
     log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
     return log_probs, lambda: -(log_probs_all.exp() * log_probs_all).sum()
 
@@ -148,10 +149,10 @@ def update_batch(
     actions = torch.from_numpy(np.concatenate([e.actions for e in episodes]))
     if cfg.advantage == "gae":
         with torch.no_grad():
-            values = critic(obs).numpy()
+            values = critic.forward(obs).numpy()
             cut = [e for e in episodes if not e.terminated]
             final = (
-                critic(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy()
+                critic.forward(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy()
                 if cut
                 else np.zeros(0, dtype=np.float32)
             )
@@ -177,10 +178,10 @@ def update_batch(
         for episode in episodes:
             returns = torch.from_numpy(discounted_returns(episode.rewards, cfg.gamma)).float()
             targets.append(normalize(returns) if cfg.normalize_returns else returns)
-        target = torch.cat(targets)
+        target = targets[0] if len(targets) == 1 else torch.cat(targets)  # cat would copy
         if critic is not None:
             with torch.no_grad():
-                advantage = target - critic(obs)
+                advantage = target - critic.forward(obs)
         else:
             advantage = target
     if cfg.normalize_advantages:
@@ -212,12 +213,15 @@ def batch_losses(
     obs, actions, advantage, target = batch.obs, batch.actions, batch.advantages, batch.targets
     old_log_probs = batch.old_log_probs
     if rows is not None:
-        obs, actions, advantage, target = obs[rows], actions[rows], advantage[rows], target[rows]
-        old_log_probs = None if old_log_probs is None else old_log_probs[rows]
+        # index_select: the rows tensor[rows] copies, in fewer calls
+        obs, actions = obs.index_select(0, rows), actions.index_select(0, rows)
+        advantage, target = advantage.index_select(0, rows), target.index_select(0, rows)
+        if old_log_probs is not None:
+            old_log_probs = old_log_probs.index_select(0, rows)
 
     log_probs, entropy_of = log_probs_of(policy, obs, actions)
 
-    critic_loss = None if critic is None else F.mse_loss(critic(obs), target)
+    critic_loss = None if critic is None else F.mse_loss(critic.forward(obs), target)
 
     if old_log_probs is None:
         policy_loss = -(log_probs * advantage).sum()
@@ -273,6 +277,18 @@ class SeedLearner:
     pending: list[Episode] = field(default_factory=list)
     parameters: list[torch.Tensor] = field(default_factory=list)  # policy's, then critic's
     rows: list[tuple] = field(default_factory=list)  # (episode, return, length, loss)
+    # the optimizers' steps (FusedAdamStep), and flat NumPy views of `parameters` for
+    # check_finite: the same objects for the whole run (Adam updates in place)
+    policy_step: FusedAdamStep = field(init=False)
+    critic_step: FusedAdamStep | None = field(init=False)
+    weight_arrays: list[np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.policy_step = FusedAdamStep(self.optimizer)
+        self.critic_step = (
+            None if self.critic_optimizer is None else FusedAdamStep(self.critic_optimizer)
+        )
+        self.weight_arrays = [p.detach().view(-1).numpy() for p in self.parameters]
 
 
 def make_learner(
@@ -302,53 +318,76 @@ def make_learner(
     )
 
 
-def adam_step(optimizer: torch.optim.Adam) -> None:
-    """optimizer.step() for a fused Adam, through the functional core that Adam.step calls
-    (torch.optim.adam.adam), with the same state tensors and group settings: the same
-    kernel and bytes (tests/test_training.py) without Optimizer.step's per-call hooks,
-    profiling and state gathering, which cost several times the kernel on these networks.
+class FusedAdamStep:
+    """optimizer.step() for a fused Adam with one parameter group, as a call of the kernel
+    that Adam.step's fused core calls (torch.optim.adam._fused_adam: torch._fused_adam_,
+    or _fused_adamw_ with decoupled weight decay), with the same arguments: the group's
+    settings, the state tensors, and the step counters incremented by the same
+    torch._foreach_add_ first. The same kernel and bytes (tests/test_training.py), without
+    Optimizer.step's per-call hooks and profiling, nor the functional path's checks and
+    grouping by device and dtype (one CPU float32 group here), which cost several times
+    the kernel on these networks; the state's lists are gathered once, so only this object
+    (or adam_step) may step the optimizer.
+
     The first step creates the state with Adam.step's own code (Adam._init_group), not
-    through Adam.step, whose wrapper imports torch._dynamo (lean_torch.py); a group with a
-    parameter lacking a gradient goes through optimizer.step() itself."""
-    (group,) = optimizer.param_groups
-    params = group["params"]
-    if (
-        any(p.grad is None for p in params)
-        or not group["fused"]
-        or group["amsgrad"]
-        or group["capturable"]
-        or group["differentiable"]
-    ):
-        optimizer.step()
-        return
-    states = [optimizer.state.get(p) for p in params]
-    if not all(states):
-        optimizer._init_group(group, [], [], [], [], [], [])
-        states = [optimizer.state[p] for p in params]
-    beta1, beta2 = group["betas"]
-    functional_adam(
-        params,
-        [p.grad for p in params],
-        [s["exp_avg"] for s in states],
-        [s["exp_avg_sq"] for s in states],
-        [],
-        [s["step"] for s in states],
-        foreach=group["foreach"],
-        capturable=False,
-        differentiable=False,
-        fused=True,
-        grad_scale=None,
-        found_inf=None,
-        has_complex=False,
-        decoupled_weight_decay=group["decoupled_weight_decay"],
-        amsgrad=False,
-        beta1=beta1,
-        beta2=beta2,
-        lr=group["lr"],
-        weight_decay=group["weight_decay"],
-        eps=group["eps"],
-        maximize=group["maximize"],
-    )
+    through Adam.step, whose wrapper imports torch._dynamo (lean_torch.py); a group that
+    the kernel does not cover alone (amsgrad, capturable, differentiable, not fused) or
+    with a parameter lacking a gradient goes through optimizer.step() itself."""
+
+    def __init__(self, optimizer: torch.optim.Adam):
+        self.optimizer = optimizer
+        (self.group,) = optimizer.param_groups
+        self.params = self.group["params"]
+        self.state: tuple[list[torch.Tensor], ...] | None = None  # moments, steps
+
+    def _prepare(self) -> tuple[list[torch.Tensor], ...]:
+        optimizer, group = self.optimizer, self.group
+        states = [optimizer.state.get(p) for p in self.params]
+        if not all(states):
+            optimizer._init_group(group, [], [], [], [], [], [])
+            states = [optimizer.state[p] for p in self.params]
+        return tuple([state[key] for state in states] for key in ("exp_avg", "exp_avg_sq", "step"))
+
+    def __call__(self) -> None:
+        group = self.group
+        grads = [p.grad for p in self.params]
+        if (
+            any(grad is None for grad in grads)
+            or not group["fused"]
+            or group["amsgrad"]
+            or group["capturable"]
+            or group["differentiable"]
+        ):
+            self.optimizer.step()
+            return
+        if self.state is None:
+            self.state = self._prepare()
+        exp_avgs, exp_avg_sqs, steps = self.state
+        torch._foreach_add_(steps, 1)
+        kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
+        beta1, beta2 = group["betas"]
+        kernel(
+            self.params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            [],
+            steps,
+            amsgrad=False,
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+            grad_scale=None,
+            found_inf=None,
+        )
+
+
+def adam_step(optimizer: torch.optim.Adam) -> None:
+    """One FusedAdamStep of optimizer (which gathers the state's lists anew)."""
+    FusedAdamStep(optimizer)()
 
 
 def _step(
@@ -367,9 +406,9 @@ def _step(
     (policy_loss if critic_loss is None else policy_loss + critic_loss).backward()
     if cfg.grad_clip_norm is not None:
         torch.nn.utils.clip_grad_norm_(learner.policy.parameters(), cfg.grad_clip_norm)
-    adam_step(learner.optimizer)
+    learner.policy_step()
     if critic_loss is not None:
-        adam_step(learner.critic_optimizer)
+        learner.critic_step()
 
 
 def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
@@ -381,24 +420,24 @@ def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
     if cfg.update_epochs == 1 and cfg.minibatches == 1:
         policy_loss, critic_loss = batch_losses(learner.policy, learner.critic, batch, cfg)
         _step(learner, policy_loss, critic_loss, cfg)
-        return float(policy_loss.detach())
+        return policy_loss.item()
     losses = []
     for _ in range(cfg.update_epochs):
         if cfg.minibatches == 1:
             splits = [None]
         else:
             order = learner.shuffle.permutation(len(batch.actions))
+            # tensor_split: np.array_split's sections (the first len % minibatches one
+            # longer), as views of one tensor, without array_split's Python-level cost
             splits = [
-                torch.from_numpy(rows)
-                for rows in np.array_split(order, cfg.minibatches)
-                if len(rows)
+                rows for rows in torch.from_numpy(order).tensor_split(cfg.minibatches) if len(rows)
             ]
         for rows in splits:
             policy_loss, critic_loss = batch_losses(
                 learner.policy, learner.critic, batch, cfg, rows
             )
             _step(learner, policy_loss, critic_loss, cfg)
-            losses.append(float(policy_loss.detach()))
+            losses.append(policy_loss.item())
     return float(np.mean(losses))
 
 
@@ -406,11 +445,15 @@ def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConf
     """Stop (TrainingDiverged, one line) when an update's loss or the weights it left are
     not finite: every later update and the saved policy would be NaN. Reads values only."""
     nets = [learner.policy] + ([] if learner.critic is None else [learner.critic])
-    # NumPy's isfinite on a view of the weights: the same test, ~4x cheaper per update
-    # than torch's isfinite(...).all() on these tiny tensors; the learner's own list of
-    # them (make_learner's), as walking the modules' parameters() costs as much again
-    weights = learner.parameters or [p for net in nets for p in net.parameters()]
-    finite_weights = all(np.isfinite(p.detach().numpy()).all() for p in weights)
+    # NumPy's isfinite on views of the weights: the same test, several times cheaper per
+    # update than torch's isfinite(...).all() on these tiny tensors; on the learner's own
+    # flat views (walking the modules' parameters() costs as much again), joined so that
+    # one isfinite covers them all (a few thousand floats: the copy costs less than a
+    # call per tensor)
+    weights = learner.weight_arrays or [
+        p.detach().view(-1).numpy() for net in nets for p in net.parameters()
+    ]
+    finite_weights = bool(np.isfinite(np.concatenate(weights)).all())
     if math.isfinite(loss) and finite_weights:
         return
     what = f"the policy loss is {loss}" if not math.isfinite(loss) else "the weights are not finite"
