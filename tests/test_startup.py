@@ -9,6 +9,15 @@ from conftest import ROOT
 
 IGNORE = shutil.ignore_patterns("__pycache__")
 
+
+def python_stdout(code: str, cwd=ROOT, env=None) -> str:
+    """What `python -c code` prints, in a fresh process (it must succeed)."""
+    command = [sys.executable, "-c", code]
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
 TRAIN_ONE_EPISODE = """
 import sys
 import reinforce
@@ -25,14 +34,8 @@ def test_training_imports_none_of_the_slow_modules_it_does_not_use():
     sums scipy.signal (0.8 s), nn.utils.skip_init sympy (0.5 s), Numba's BLAS check
     scipy.linalg (0.2 s), the curves pandas (0.2-0.3 s: the train stage writes them with
     outputs.curves_csv); training in a fresh process loads none of them."""
-    done = subprocess.run(
-        [sys.executable, "-c", TRAIN_ONE_EPISODE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    stdout = python_stdout(TRAIN_ONE_EPISODE)
+    assert stdout.strip().splitlines()[-1] == "[]"
 
 
 NUMBA_BLAS_AFTER_A_KERNEL = """
@@ -57,14 +60,8 @@ def test_numba_keeps_its_blas_without_importing_scipy_for_the_kernels():
     """_numba_lean.py answers numba.np.arraymath's import-time BLAS check without
     importing scipy.linalg; after the kernels load, Numba's BLAS (np.dot, and np.convolve,
     which reads that check) compiles and agrees with NumPy, importing scipy then."""
-    done = subprocess.run(
-        [sys.executable, "-c", NUMBA_BLAS_AFTER_A_KERNEL],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.split() == ["False", "True", "True", "True", "True", "True"]
+    stdout = python_stdout(NUMBA_BLAS_AFTER_A_KERNEL)
+    assert stdout.split() == ["False", "True", "True", "True", "True", "True"]
 
 
 LOAD_A_KERNEL = """
@@ -79,15 +76,8 @@ def load_a_kernel(checkout, cache_home) -> tuple[int, int]:
     """(cache hits, cache misses) of one kernel, in a fresh process on that checkout."""
     env = {**os.environ, "XDG_CACHE_HOME": str(cache_home), "PYTHONPATH": str(checkout)}
     env.pop("NUMBA_CACHE_DIR", None)
-    done = subprocess.run(
-        [sys.executable, "-c", LOAD_A_KERNEL],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    hits, misses = done.stdout.split()
+    stdout = python_stdout(LOAD_A_KERNEL, cwd=checkout, env=env)
+    hits, misses = stdout.split()
     return int(hits), int(misses)
 
 
@@ -130,17 +120,7 @@ def test_after_the_warm_up_the_pipeline_compiles_nothing(tmp_path):
     all (hits) and compile none (no misses)."""
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("NUMBA_CACHE_DIR", None)
-    runs = [
-        subprocess.run(
-            [sys.executable, "-c", COUNT_MISSES],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[-2:]
-        for _ in range(2)
-    ]
+    runs = [python_stdout(COUNT_MISSES, env=env).split()[-2:] for _ in range(2)]
     _, first_misses = map(int, runs[0])
     second_hits, second_misses = map(int, runs[1])
     assert first_misses > 0
@@ -180,10 +160,8 @@ stage_main("probe")(main)([])
 def test_a_stage_imports_without_the_collector_and_runs_with_it():
     """stages/__init__.py turns the cyclic collector off for the imports of a `python -m`
     stage; stage_main freezes what they left and turns it on again before main runs."""
-    done = subprocess.run(
-        [sys.executable, "-c", STAGE_GC], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.split() == ["False", "True", "True"]
+    stdout = python_stdout(STAGE_GC)
+    assert stdout.split() == ["False", "True", "True"]
 
 
 DEFERRED_UNTIL_TRACING = """
@@ -209,27 +187,15 @@ def test_a_stage_defers_torch_export_and_the_meta_kernels_until_something_traces
     """stages/__init__.py defers torch.export and torch._meta_registrations: eager torch
     (a Generator, the meta device's C++ kernels) works without them; an attribute of one
     runs that one's code, and importing torch._dynamo runs both."""
-    done = subprocess.run(
-        [sys.executable, "-c", DEFERRED_UNTIL_TRACING],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip().splitlines()[-1] == (
+    stdout = python_stdout(DEFERRED_UNTIL_TRACING)
+    assert stdout.strip().splitlines()[-1] == (
         "[True, True] [True, True] True [True, False] [False, False] [2, 4]"
     )
 
 
 def test_a_process_that_is_not_a_stage_imports_torch_whole():
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys, stages, torch; print(type(torch.export).__name__)"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.split() == ["module"]
+    stdout = python_stdout("import sys, stages, torch; print(type(torch.export).__name__)")
+    assert stdout.split() == ["module"]
 
 
 # the stage run as `python -m` would, but with sys.argv[0] the stage's name while the
