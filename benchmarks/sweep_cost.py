@@ -9,9 +9,10 @@ clone holds: committed files only, no DVC cache) and runs `dvc repro --force` th
 NUMBA_CACHE_DIR an empty folder of its own, so every commit compiles its kernels as a
 fresh machine would (--warm-numba: the user's Numba cache as it is). dvc's output is
 read line by line as it comes; a stage's time runs from its "Running stage" line to the
-next one's (the last one's to dvc's exit). The table gives each stage's median over the
-rounds, for every commit, and the whole sweep's; the ratio new/old of the totals is the
-figure that means anything (README, "Speed": only ratios measured in one run compare).
+next one's (the last one's to dvc's exit). After each run it says whether the outputs are
+the commit's own bytes (`git status` of the clone). The table gives each stage's median
+over the rounds, for every commit, and the whole sweep's; the ratio new/old of the
+totals is the figure that means anything (README, "Speed": only ratios measured in one run compare).
 Run it on an otherwise idle machine: the stages use all the workers params.yaml gives.
 """
 
@@ -85,6 +86,16 @@ def sweep(commit: str, work: Path, warm_numba: bool) -> tuple[dict[str, float], 
     total = time.perf_counter() - start
     if repro.returncode != 0:
         raise SystemExit(f"dvc repro failed ({repro.returncode}) at {commit}:\n{''.join(tail)}")
+    # dvc.lock holds every output's md5, and metrics.json and reports/ are committed: a
+    # clean tree is every output as the commit has it
+    changed = subprocess.run(
+        ["git", "-C", str(clone), "status", "--porcelain"], capture_output=True, text=True
+    ).stdout.split("\n")
+    changed = [line for line in changed if line.strip()]
+    if changed:
+        print(f"  outputs that differ from {commit[:10]}'s: {', '.join(changed)}", flush=True)
+    else:
+        print(f"  every output as {commit[:10]} has it (git status clean)", flush=True)
     return stage_seconds(lines, total), total
 
 
