@@ -1,17 +1,21 @@
 """What batching actor-critic's per-episode update across seeds could save, measured on
 the code that exists: `train.update_seed` (each seed's 8 epochs x 4 minibatches of
 torch calls on its own episode, as the per-episode path runs it) for n seeds, against
-`rollouts._update` (the same epochs and minibatches of the same loss, one stacked call
-per minibatch for all n seeds, as `ppo` runs it) on n episodes of the same length.
+`rollouts._update` (the same epochs and minibatches of the same clipped objective, one
+stacked call per minibatch for all n seeds, as `ppo` runs it; it takes the policy
+loss's mean over a minibatch where actor-critic takes its sum, at the same cost) on n
+episodes of the same length.
 
     python -m benchmarks.stacked_step                   # 5 and 10 seeds, 500-step episodes
     python -m benchmarks.stacked_step --seeds 20 --steps 200 --rounds 9
 
-The episodes are synthetic (random CartPole-range states and actions, reward 1, the last
-step terminal): the cost of an update depends on its shapes, not on what it learns. The
-two are alternated for --rounds rounds; the figures are medians. It prints the ratio per
-episode update for every seed; what the default sweep would gain depends on how much of
-its time those updates are (benchmarks/sweep_cost.py gives the stages' times).
+`actor-critic` is params.yaml's, with the learning rate its select stage chose
+(tuning/selected/actor-critic.json). The episodes are synthetic (random CartPole-range
+states and actions, reward 1, the last step terminal): the cost of an update depends on
+its shapes, not on what it learns. The two are alternated for --rounds rounds; the
+figures are medians. It prints the ratio per episode update for every seed; what the
+default sweep would gain depends on how much of its time those updates are
+(benchmarks/sweep_cost.py gives the stages' times).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,21 +31,10 @@ import torch
 from reinforce.agent import rollouts
 from reinforce.agent.policy import Policy, ValueNet
 from reinforce.agent.train import make_learner, update_seed
-from reinforce.io.config import TrainConfig
+from reinforce.io.config import TrainConfig, load_config
 from reinforce.sim.rollout import Episode
 
-ACTOR_CRITIC = dict(  # params.yaml's actor-critic, with its selected lr
-    baseline="value",
-    advantage="gae",
-    gae_lambda=0.95,
-    normalize_returns=False,
-    normalize_advantages=True,
-    update_epochs=8,
-    minibatches=4,
-    clip_ratio=0.2,
-    critic_lr=0.003,
-    lr=0.003,
-)
+REPO = Path(__file__).resolve().parents[1]
 SCALE = np.array([2.4, 3.0, 0.21, 3.0], dtype=np.float32)
 
 
@@ -97,7 +91,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the stages train
-    cfg = TrainConfig(**ACTOR_CRITIC)
+    # actor-critic as the default sweep trains it: params.yaml's, with the selected lr
+    config = load_config(REPO / "params.yaml", check_env=False)
+    cfg = config.trained_variant("actor-critic", config.selected_values(REPO, "actor-critic"))
     rng = np.random.default_rng(0)
     warm = episodes(2, args.steps, rng)
     per_seed_seconds(cfg, warm), stacked_seconds(cfg, warm)  # one-off costs, untimed
