@@ -66,7 +66,7 @@ def sweep(commit: str, work: Path, warm_numba: bool) -> tuple[dict[str, float], 
         (work / "numba").mkdir()
         env["NUMBA_CACHE_DIR"] = str(work / "numba")
     command = [sys.executable, "-m", "dvc", "repro", "--force"]
-    lines, tail = [], []
+    lines = []
     start = time.perf_counter()
     with subprocess.Popen(
         command,
@@ -80,18 +80,17 @@ def sweep(commit: str, work: Path, warm_numba: bool) -> tuple[dict[str, float], 
         for line in repro.stdout:
             now = time.perf_counter() - start
             lines.append((now, line))
-            tail = (tail + [line])[-30:]
             if STAGE_LINE.match(line):
                 print(f"  {now:6.1f} s  {line.strip()}", flush=True)
     total = time.perf_counter() - start
     if repro.returncode != 0:
-        raise SystemExit(f"dvc repro failed ({repro.returncode}) at {commit}:\n{''.join(tail)}")
+        tail = "".join(line for _, line in lines[-30:])
+        raise SystemExit(f"dvc repro failed ({repro.returncode}) at {commit}:\n{tail}")
     # dvc.lock holds every output's md5, and metrics.json and reports/ are committed: a
     # clean tree is every output as the commit has it
     changed = subprocess.run(
         ["git", "-C", str(clone), "status", "--porcelain"], capture_output=True, text=True
-    ).stdout.split("\n")
-    changed = [line for line in changed if line.strip()]
+    ).stdout.splitlines()
     if changed:
         print(f"  outputs that differ from {commit[:10]}'s: {', '.join(changed)}", flush=True)
     else:
