@@ -21,7 +21,7 @@ stage's ~2 s fixed cost before these), and what is done about each:
   _meta_registrations imports that eager torch needs, torch._prims.rng_prims (it makes
   torch.Generator constructible), is imported at the same point as before. The CPU
   kernels a stage runs are not among what is deferred: a stage's outputs are the same
-  bytes with and without (tests/test_lean_torch.py).
+  bytes with and without (tests/test_startup.py).
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ class StackedPolicies:
     """
 
     def __init__(self, policies: list[Policy]):
-        first, second = policies[0].net[0], policies[0].net[2]
+        first, second = policies[0].layers
         n = len(policies)
         self.w1 = np.zeros((n, first.in_features, first.out_features), dtype=np.float32)
         self.b1 = np.zeros((n, 1, first.out_features), dtype=np.float32)

@@ -158,8 +158,8 @@ def _stack(nets: Sequence[Policy | ValueNet], rows: int) -> list[torch.Tensor]:
     """[W1 (rows, hidden, obs), b1 (rows, 1, hidden), W2 (rows, out, hidden), b2 (rows,
     1, out)] of the nets, the last net repeated up to `rows`, as leaf tensors."""
     nets = list(nets) + [nets[-1]] * (rows - len(nets))
-    first = [net.net[0] for net in nets]
-    second = [net.net[2] for net in nets]
+    first = [net.layers[0] for net in nets]
+    second = [net.layers[1] for net in nets]
     tensors = [
         torch.stack([layer.weight.detach() for layer in first]),
         torch.stack([layer.bias.detach()[None] for layer in first]),
@@ -235,7 +235,7 @@ class StackedAdam:
 
 
 def _write_back(weights: Sequence[torch.Tensor], row: int, net: Policy | ValueNet) -> None:
-    first, second = net.net[0], net.net[2]
+    first, second = net.layers
     with torch.no_grad():
         first.weight.copy_(weights[0][row])
         first.bias.copy_(weights[1][row, 0])
