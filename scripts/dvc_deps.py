@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "reinforce"
 TRAINING_LAYERS = ("sim", "agent", "compute")  # the code that makes the training bytes
 DIRECTORY_DEPS = ("reinforce/analysis",)  # whole folders for the stages that run no training
+# A variant names its algorithm, which reinforce.algos.load imports by name (no import
+# statement to follow): a stage that imports reinforce.algos depends on the whole folder, so
+# a new algorithm file needs no edit here, and editing any algorithm reruns its stages.
+ALGORITHMS = "reinforce/algos"
 
 # Every pipeline file; the suite's stages have wdir: the repository root, so their code
 # deps are written as the root pipeline's are.
@@ -73,6 +77,8 @@ def code_deps(script: Path, root: Path = ROOT) -> list[str]:
         seen.add(path)
         todo += [f for name in imported_names(path) if (f := module_file(name, root))]
     modules = sorted(str(p.relative_to(root)) for p in seen if p != script)
+    if any(m.startswith(ALGORITHMS + "/") for m in modules):
+        modules = sorted({m for m in modules if not m.startswith(ALGORITHMS + "/")} | {ALGORITHMS})
     if not any(m.startswith(f"{PACKAGE}/{layer}/") for m in modules for layer in TRAINING_LAYERS):
         for folder in DIRECTORY_DEPS:
             inside = [m for m in modules if m.startswith(folder + "/")]

@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from reinforce.agent.train import (
     batch_losses,
-    discounted_returns,
     gae_advantages,
     make_learner,
     reinforce_losses,
     update_batch,
     update_seed,
 )
+from reinforce.algos.base import discounted_returns
 from reinforce.io.config import TrainConfig, parse_config
 from reinforce.sim.rollout import Episode, run_lockstep
 from tests.conftest import assert_refused, tiny_params

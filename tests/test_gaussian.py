@@ -53,9 +53,9 @@ def test_log_prob_and_entropy_are_the_diagonal_normals():
     by_hand = (-0.5 * ((actions - mean) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
     torch.testing.assert_close(log_probs.detach(), by_hand)
     torch.testing.assert_close(log_probs.detach(), Normal(mean, std).log_prob(actions).sum(-1))
-    entropy = 5 * (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum()
-    torch.testing.assert_close(entropy_of().detach(), entropy)
-    torch.testing.assert_close(entropy_of().detach(), Normal(mean, std).entropy().sum())
+    entropy = (0.5 + 0.5 * math.log(2 * math.pi) + log_std).sum()  # each row's
+    torch.testing.assert_close(entropy_of().detach(), entropy.expand(5))
+    torch.testing.assert_close(entropy_of().detach(), Normal(mean, std).entropy().sum(-1))
     assert GaussianPolicy(3, 2, 16, torch.Generator()).log_std.tolist() == [0.0, 0.0]
 
 

@@ -97,6 +97,19 @@ def test_discounted_sums_are_lfilter_bit_for_bit():
     for factor in (0.99, 0.5, 0.99 * 0.95, 0.0, 1.0, 0.9405):
         for values in cases:
             expected = scipy.signal.lfilter([1.0], [1.0, -factor], values[::-1])[::-1]
-            out = np.empty_like(values)
-            _kernels.discounted_sums(values, factor, out)
-            assert out.tobytes() == expected.tobytes()
+            out = np.empty((1, len(values)))
+            ended = np.zeros((1, len(values)), dtype=bool)
+            ended[0, -1] = True
+            _kernels.discounted_sums(values[None], factor, ended, out)
+            assert out[0].tobytes() == expected.tobytes()
+    # the rows side by side, each cut where its episodes end: each piece is its own sum
+    values = rng.normal(size=(3, 50))
+    ended = rng.random((3, 50)) < 0.1
+    out = np.empty_like(values)
+    _kernels.discounted_sums(values, 0.9, ended, out)
+    for r in range(3):
+        cuts = [0, *(np.flatnonzero(ended[r]) + 1).tolist(), 50]
+        for start, stop in zip(cuts, cuts[1:]):
+            piece = values[r, start:stop]
+            expected = scipy.signal.lfilter([1.0], [1.0, -0.9], piece[::-1])[::-1]
+            assert out[r, start:stop].tobytes() == expected.tobytes()

@@ -19,7 +19,8 @@ LAYERS = {
     "compute": {"io"},
     "sim": {"io"},
     "analysis": {"io"},
-    "agent": {"io", "compute", "sim", "analysis"},
+    "algos": {"io", "sim"},
+    "agent": {"io", "compute", "sim", "analysis", "algos"},
 }
 
 

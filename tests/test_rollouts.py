@@ -12,6 +12,7 @@ import torch
 from reinforce.agent import rollouts
 from reinforce.agent.policy import load_policy
 from reinforce.agent.train import adam_step, gae_advantages, train_variant
+from reinforce.algos.base import gae
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import ConfigError
 from tests.conftest import assert_refused, tiny_params
@@ -115,7 +116,7 @@ def test_gae_across_cut_episodes_is_the_per_episode_gae():
     terminated[0, 3] = ended[0, 3] = True  # episode ends at t=3 by termination
     ended[0, 7] = True  # truncated at t=7: bootstrap from its final observation
     next_values[0, 3], next_values[0, 7], next_values[0, 11] = 9.0, 2.5, -1.5
-    got = rollouts.gae_rollouts(rewards, values, next_values, terminated, ended, 0.9, 0.8)
+    got = gae(rewards, values, next_values, terminated, ended, 0.9, 0.8)
     for start, end, final, term in [(0, 4, 9.0, True), (4, 8, 2.5, False), (8, 12, -1.5, False)]:
         expected = gae_advantages(
             rewards[0, start:end], values[0, start:end], final, term, 0.9, 0.8

@@ -19,14 +19,13 @@ from reinforce.agent.train import (
     FusedAdamStep,
     adam_step,
     check_finite,
-    discounted_returns,
     make_learner,
-    normalize,
     reinforce_losses,
     seed_streams,
     train_variant,
     update_seed,
 )
+from reinforce.algos.base import discounted_returns, normalize
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import TrainingDiverged
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reinforce import algos, seeding
 from reinforce.io.paths import policy_name
 from reinforce.sim import _kernels
 
@@ -289,6 +290,28 @@ def make_policy(
     of n_actions dimensions."""
     head = GaussianPolicy if continuous else Policy
     return head(obs_dim, n_actions, hidden_dim, generator)
+
+
+def make_networks(
+    seed: int, obs_dim: int, n_actions: int, cfg, continuous: bool = False
+) -> tuple[Policy | GaussianPolicy, ValueNet | None]:
+    """A seed's policy and, where its algorithm needs one, critic, both drawn from the
+    seed's init generator in that order (every schedule's networks, the same bytes)."""
+    init = seeding.init_generator(seed)
+    policy = make_policy(obs_dim, n_actions, cfg.hidden_dim, init, continuous)
+    critic = None
+    if algos.load(cfg.algorithm).needs_critic(cfg):
+        critic = ValueNet(obs_dim, cfg.hidden_dim, init)
+    return policy, critic
+
+
+def checkpoint_meta(env_id: str, obs_dim: int, n_actions: int, cfg, continuous: bool = False):
+    """What a checkpoint says of its policy (load_policy rebuilds it from this)."""
+    meta = {"env_id": env_id, "obs_dim": obs_dim, "n_actions": n_actions}
+    meta["hidden_dim"] = cfg.hidden_dim
+    if continuous:  # only then: the categorical checkpoints keep their bytes
+        meta["policy_head"] = "gaussian"
+    return meta
 
 
 def make_actor(

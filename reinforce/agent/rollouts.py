@@ -33,16 +33,18 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from reinforce import seeding
-from reinforce.agent import NORMALIZE_EPS
+from reinforce import algos, seeding
 from reinforce.agent.policy import (
     GumbelStreams,
     Policy,
     StackedActor,
     StackedPolicies,
     ValueNet,
+    checkpoint_meta,
+    make_networks,
     save_policy,
 )
+from reinforce.algos.base import Batch, Experience
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import ConfigError, TrainingDiverged
 from reinforce.sim._kernels import compiled_trig_matches_numpy
@@ -250,41 +252,6 @@ def _padded(array: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([array, np.repeat(array[:1], rows - len(array), axis=0)])
 
 
-def gae_rollouts(
-    rewards: np.ndarray,
-    values: np.ndarray,
-    next_values: np.ndarray,
-    terminated: np.ndarray,
-    ended: np.ndarray,
-    gamma: float,
-    gae_lambda: float,
-) -> np.ndarray:
-    """GAE(lambda) of each seed's rollout, (seeds, steps) float64: delta_t = r_t + gamma *
-    V(s_{t+1}) - V(s_t), V(s_{t+1}) = next_values (the critic on the observation step t
-    returned: the next state, the final one at a truncation, the state after the
-    rollout's cut), 0 where t terminated; A_t = delta_t + gamma * lambda * A_{t+1}, the
-    sum cut where an episode ended at t. The same recursion as train.gae_advantages
-    within an episode; written as a loop over steps because the cuts differ per seed
-    (elementwise over seeds, so a seed's values do not depend on the others)."""
-    bootstrap = np.where(terminated, 0.0, next_values)
-    deltas = rewards + gamma * bootstrap - values
-    advantages = np.empty_like(deltas)
-    running = np.zeros(len(deltas))
-    for t in range(deltas.shape[1] - 1, -1, -1):
-        running = deltas[:, t] + gamma * gae_lambda * np.where(ended[:, t], 0.0, running)
-        advantages[:, t] = running
-    return advantages
-
-
-def _normalized(advantages: torch.Tensor) -> torch.Tensor:
-    """train.normalize per row: (A - mean) / (std + eps), torch's unbiased std; a
-    one-step rollout gives 0."""
-    if advantages.shape[1] < 2:
-        return torch.zeros_like(advantages)
-    mean = advantages.mean(1, keepdim=True)
-    return (advantages - mean) / (advantages.std(1, keepdim=True) + NORMALIZE_EPS)
-
-
 def stacked_losses(
     policy: Sequence[torch.Tensor],
     critic: Sequence[torch.Tensor],
@@ -294,24 +261,25 @@ def stacked_losses(
     targets: torch.Tensor,
     old_log_probs: torch.Tensor,
     cfg: TrainConfig,
+    old_values: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each row's (policy loss, critic loss), (rows,) each: the mean over its minibatch of
-    PPO's clipped surrogate (the plain -log pi * A without clip_ratio) minus entropy_coef
-    times the mean entropy, and the mean squared error of V(s) against the targets."""
+    """Each row's (policy loss, critic loss), (rows,) each: the algorithm's losses on the
+    row's minibatch, from the stacked networks' log-probabilities, entropies and values."""
     log_probs_all = torch.log_softmax(stacked_forward(policy, obs), dim=-1)
     log_probs = log_probs_all.gather(2, actions[..., None]).squeeze(2)
-    if cfg.clip_ratio is None:
-        policy_loss = -(log_probs * advantages).mean(1)
-    else:
-        ratio = torch.exp(log_probs - old_log_probs)
-        clipped = torch.clamp(ratio, 1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
-        policy_loss = -torch.minimum(ratio * advantages, clipped * advantages).mean(1)
-    if cfg.entropy_coef:
-        entropy = -(log_probs_all.exp() * log_probs_all).sum(2).mean(1)
-        policy_loss = policy_loss - cfg.entropy_coef * entropy
-    values = stacked_forward(critic, obs).squeeze(2)
-    critic_loss = ((values - targets) ** 2).mean(1)
-    return policy_loss, critic_loss
+    return algos.load(cfg.algorithm).losses(
+        Batch(
+            log_probs=log_probs,
+            entropies=lambda: -(log_probs_all.exp() * log_probs_all).sum(2),
+            values=stacked_forward(critic, obs).squeeze(2),
+            old_values=old_values,
+            advantages=advantages,
+            targets=targets,
+            old_log_probs=old_log_probs,
+            episodes=None,
+        ),
+        cfg,
+    )
 
 
 # ----------------------------------------------------------------------------- training
@@ -335,11 +303,9 @@ def train_rollout_seeds(
     torch.set_num_threads(1)  # results must not depend on the machine's core count
     n, steps_per_rollout = len(seeds), cfg.rollout_steps
     rows = max(n, MIN_STACK)
-    policies, critics = [], []
-    for seed in seeds:  # the per-episode path's order: policy, then critic, one generator
-        init = seeding.init_generator(seed)
-        policies.append(Policy(obs_dim, n_actions, cfg.hidden_dim, init))
-        critics.append(ValueNet(obs_dim, cfg.hidden_dim, init))
+    policies, critics = map(
+        list, zip(*[make_networks(seed, obs_dim, n_actions, cfg) for seed in seeds])
+    )
     policy, critic = _stack(policies, rows), _stack(critics, rows)
     policy_adam, critic_adam = StackedAdam(policy, cfg.lr), StackedAdam(critic, cfg.critic_lr)
     stack = StackedPolicies(policies)
@@ -358,8 +324,7 @@ def train_rollout_seeds(
     checkpoints: dict[int, bytes] = {}
     episode_return, episode_length = np.zeros(n), np.zeros(n, dtype=np.int64)
     episode_loss = np.full(n, np.nan)  # the last update's loss while the episode ran
-    meta = {"env_id": env_id, "obs_dim": obs_dim, "n_actions": n_actions}
-    meta["hidden_dim"] = cfg.hidden_dim  # train_seeds's meta, key for key
+    meta = checkpoint_meta(env_id, obs_dim, n_actions, cfg)
     envs = _Envs(env_id, seeds)
     step = env_steps = 0
     try:
@@ -435,19 +400,14 @@ def _update(policy, critic, optimizers, shuffles, buffers, rows, cfg) -> np.ndar
     with torch.no_grad():
         values = stacked_forward(critic, obs).squeeze(2)
         next_values = stacked_forward(critic, torch.from_numpy(_padded(next_np, rows))).squeeze(2)
-        advantages64 = gae_rollouts(
-            _padded(rewards, rows),
-            values.numpy().astype(np.float64),
-            next_values.numpy().astype(np.float64),
-            _padded(terminated, rows),
-            _padded(ended, rows),
-            cfg.gamma,
-            cfg.gae_lambda,
+        experience = Experience(
+            rewards=_padded(rewards, rows),
+            terminated=_padded(terminated, rows),
+            ended=_padded(ended, rows),
+            values=values,
+            next_values=next_values.numpy(),
         )
-        advantage = torch.from_numpy(advantages64).float()
-        targets = advantage + values
-        if cfg.normalize_advantages:
-            advantage = _normalized(advantage)
+        advantage, targets = algos.load(cfg.algorithm).targets(experience, cfg)
         log_probs_all = torch.log_softmax(stacked_forward(policy, obs), dim=-1)
         old_log_probs = log_probs_all.gather(2, actions[..., None]).squeeze(2)
     size = steps // cfg.minibatches
@@ -473,6 +433,7 @@ def _update(policy, critic, optimizers, shuffles, buffers, rows, cfg) -> np.ndar
                 targets[seed_rows, pick],
                 old_log_probs[seed_rows, pick],
                 cfg,
+                values[seed_rows, pick],
             )
             for parameter in parameters:
                 parameter.grad = None
@@ -494,13 +455,7 @@ def _check_finite(seeds, checkpoints, losses, policy, critic, curves, cfg) -> No
         finite = all(np.isfinite(p[k].detach().numpy()).all() for p in [*policy, *critic])
         if math.isfinite(losses[k]) and finite:
             continue
-        what = (
-            f"the policy loss is {losses[k]}"
-            if not math.isfinite(losses[k])
-            else "the weights are not finite"
-        )
-        raise TrainingDiverged(
-            f"seed {seed}, episode {len(curves[k]) + 1}: {what} after an update; the "
-            f"training diverged, most likely a step too large (lr {cfg.lr:g}, critic_lr "
-            f"{cfg.critic_lr:g}): lower it"
+        rates = f"lr {cfg.lr:g}, critic_lr {cfg.critic_lr:g}"
+        raise TrainingDiverged.after_update(
+            seed, len(curves[k]) + 1, float(losses[k]), rates, can_clip=False
         )

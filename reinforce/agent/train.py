@@ -26,24 +26,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reinforce import seeding
-from reinforce.agent import NORMALIZE_EPS
+from reinforce import algos, seeding
 from reinforce.agent.lean_torch import skip_dynamo_import
 from reinforce.agent.policy import (
     GaussianPolicy,
     Policy,
     ValueNet,
+    checkpoint_meta,
     make_actor,
-    make_policy,
+    make_networks,
     save_policy,
 )
 from reinforce.agent.rollouts import train_rollout_seeds
+from reinforce.algos.base import Batch, Experience, gae
 from reinforce.compute.backends import LocalBackend, RayBackend
 from reinforce.compute.workers import Progress
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import TrainingDiverged
 from reinforce.io.outputs import CURVE_COLUMNS
-from reinforce.sim._kernels import discounted_sums
 from reinforce.sim.envs import check_env_id, is_continuous
 from reinforce.sim.rollout import Episode, run_lockstep
 
@@ -54,23 +54,7 @@ if TYPE_CHECKING:
 skip_dynamo_import()  # Adam.__init__ would import torch._dynamo (1-1.5 s) for nothing
 
 
-# ----------------------------------------------------------------------------- the maths
-
-
-def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
-    """G_t = r_t + gamma * G_{t+1}, in float64 (as the article's Python-float loop)."""
-    rewards = np.ascontiguousarray(rewards, dtype=np.float64)
-    returns = np.empty_like(rewards)
-    discounted_sums(rewards, float(gamma), returns)  # = scipy.signal.lfilter, bit for bit
-    return returns
-
-
-def normalize(returns: torch.Tensor) -> torch.Tensor:
-    """(G - mean) / (std + eps) with torch's unbiased std, as the article; a one-step
-    episode (std undefined) gives 0."""
-    if returns.numel() < 2:
-        return torch.zeros_like(returns)
-    return (returns - returns.mean()) / (returns.std() + NORMALIZE_EPS)
+# ------------------------------------------------------------------- the algorithm's inputs
 
 
 def gae_advantages(
@@ -81,43 +65,30 @@ def gae_advantages(
     gamma: float,
     gae_lambda: float,
 ) -> np.ndarray:
-    """Generalized advantage estimation (Schulman et al. 2016) of one episode, in float64.
-
-    delta_t = r_t + gamma * V(s_{t+1}) - V(s_t), where after the last step V(s_T) is
-    final_value (V of the observation the last step returned) if the time limit cut the
-    episode, and 0 if it terminated; A_t = sum_k (gamma * lambda)^k delta_{t+k}.
-    lambda = 1 gives the Monte-Carlo advantage G_t - V(s_t) (with the bootstrap at a cut),
-    lambda = 0 the one-step TD error delta_t.
-
-    The article's formulation differs: Monte-Carlo returns with no critic, normalized per
-    episode, and the 500-step cut of CartPole-v1 scored as a terminal state (no bootstrap),
-    so the last states of a perfect episode are taught that the future is worth nothing.
-    """
-    rewards = np.asarray(rewards, dtype=np.float64)
+    """algos.base.gae of one episode, from its values and V of the observation its last
+    step returned (final_value; not read when it terminated)."""
     values = np.asarray(values, dtype=np.float64)
-    bootstrap = 0.0 if terminated else float(final_value)
-    next_values = np.append(values[1:], bootstrap)
-    deltas = rewards + gamma * next_values - values
-    advantages = np.empty_like(deltas)
-    discounted_sums(deltas, float(gamma * gae_lambda), advantages)  # = scipy.signal.lfilter
-    return advantages
+    next_values = np.append(values[1:], 0.0 if terminated else float(final_value))
+    ended = np.zeros(len(values), dtype=bool)
+    ended[-1] = True
+    return gae(rewards, values, next_values, ended & terminated, ended, gamma, gae_lambda)
 
 
 def log_probs_of(
     policy: Policy | GaussianPolicy, obs: torch.Tensor, actions: torch.Tensor
 ) -> tuple[torch.Tensor, Callable[[], torch.Tensor]]:
-    """log pi(a_t|s_t) of the taken actions (N,), and a function giving the summed entropy
-    of pi(.|s_t) over the rows: the categorical head's from log_softmax of the logits, the
-    Gaussian head's from torch.distributions.Normal, summed over the action's dimensions
-    (the log-probability of the unclipped sample the actor drew)."""
+    """log pi(a_t|s_t) of the taken actions (N,), and a function giving each row's entropy
+    of pi(.|s_t) (N,): the categorical head's from log_softmax of the logits, the Gaussian
+    head's from torch.distributions.Normal, summed over the action's dimensions (the
+    log-probability of the unclipped sample the actor drew)."""
     if isinstance(policy, GaussianPolicy):
         distribution = policy.distribution(obs)
-        return distribution.log_prob(actions).sum(-1), lambda: distribution.entropy().sum()
+        return distribution.log_prob(actions).sum(-1), lambda: distribution.entropy().sum(-1)
     # forward, not policy(obs): the same operations without nn.Module.__call__'s hook
     # checks (no hook is ever registered on these networks), per update a fixed cost
     log_probs_all = F.log_softmax(policy.forward(obs), dim=-1)
     log_probs = log_probs_all.gather(1, actions[:, None]).squeeze(1)
-    return log_probs, lambda: -(log_probs_all.exp() * log_probs_all).sum()
+    return log_probs, lambda: -(log_probs_all.exp() * log_probs_all).sum(-1)
 
 
 @dataclass
@@ -129,7 +100,39 @@ class UpdateBatch:
     advantages: torch.Tensor  # (N,) the weights of -log pi(a|s)
     targets: torch.Tensor  # (N,) the critic's regression targets
     old_log_probs: torch.Tensor | None  # (N,) log pi_old(a|s), for the clipped objective
+    old_values: torch.Tensor | None  # (N,) V(s) before the update; None without a critic
     episodes: int
+
+
+def episodes_experience(
+    critic: ValueNet | None, obs: torch.Tensor, episodes: Sequence[Episode]
+) -> Experience:
+    """A seed's whole episodes as one row of experience: the critic's values of every
+    observation and, for the next ones, the following observation's value or, after an
+    episode's last step, V of the observation it returned (0 where it terminated)."""
+    lengths = [len(e.rewards) for e in episodes]
+    ended = np.zeros(sum(lengths), dtype=bool)
+    ended[np.cumsum(lengths) - 1] = True
+    terminated = ended.copy()
+    terminated[ended] = [e.terminated for e in episodes]
+    rewards = (
+        episodes[0].rewards if len(episodes) == 1 else np.concatenate([e.rewards for e in episodes])
+    )
+    values = next_values = None
+    if critic is not None:
+        with torch.no_grad():
+            values = critic.forward(obs)
+            cut = [e for e in episodes if not e.terminated]
+            final = (
+                critic.forward(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy()
+                if cut
+                else np.zeros(0, dtype=np.float32)
+            )
+        next_values = np.append(values.numpy()[1:], 0.0).astype(np.float64)
+        cut_ends = np.flatnonzero(ended & ~terminated)
+        next_values[cut_ends] = final
+        next_values[ended & terminated] = 0.0
+    return Experience(rewards, terminated, ended, values, next_values)
 
 
 def update_batch(
@@ -138,54 +141,11 @@ def update_batch(
     episodes: Sequence[Episode],
     cfg: TrainConfig,
 ) -> UpdateBatch:
-    """Advantages and critic targets of a batch of episodes.
-
-    advantage: returns -- the Monte-Carlo return G_t (normalized per episode if
-    normalize_returns), minus V(s_t) with a critic; the critic's target is that return.
-    advantage: gae -- GAE(lambda) from the critic's values before the update; the critic's
-    target is the lambda-return A_t + V(s_t).
-    """
+    """The algorithm's advantages and critic targets of a batch of episodes."""
     obs = torch.from_numpy(np.concatenate([e.obs for e in episodes]))
     actions = torch.from_numpy(np.concatenate([e.actions for e in episodes]))
-    if cfg.advantage == "gae":
-        with torch.no_grad():
-            values = critic.forward(obs).numpy()
-            cut = [e for e in episodes if not e.terminated]
-            final = (
-                critic.forward(torch.from_numpy(np.stack([e.final_obs for e in cut]))).numpy()
-                if cut
-                else np.zeros(0, dtype=np.float32)
-            )
-        finals = iter(final.tolist())
-        advantages, start = [], 0
-        for episode in episodes:
-            end = start + len(episode.rewards)
-            advantages.append(
-                gae_advantages(
-                    episode.rewards,
-                    values[start:end],
-                    0.0 if episode.terminated else next(finals),
-                    episode.terminated,
-                    cfg.gamma,
-                    cfg.gae_lambda,
-                )
-            )
-            start = end
-        advantage = torch.from_numpy(np.concatenate(advantages)).float()
-        target = advantage + torch.from_numpy(values)
-    else:
-        targets = []
-        for episode in episodes:
-            returns = torch.from_numpy(discounted_returns(episode.rewards, cfg.gamma)).float()
-            targets.append(normalize(returns) if cfg.normalize_returns else returns)
-        target = targets[0] if len(targets) == 1 else torch.cat(targets)  # cat would copy
-        if critic is not None:
-            with torch.no_grad():
-                advantage = target - critic.forward(obs)
-        else:
-            advantage = target
-    if cfg.normalize_advantages:
-        advantage = normalize(advantage)
+    experience = episodes_experience(critic, obs, episodes)
+    advantage, target = algos.load(cfg.algorithm).targets(experience, cfg)
     old_log_probs = None
     if cfg.clip_ratio is not None:
         with torch.no_grad():
@@ -196,6 +156,7 @@ def update_batch(
         advantages=advantage,
         targets=target,
         old_log_probs=old_log_probs,
+        old_values=experience.values,
         episodes=len(episodes),
     )
 
@@ -207,32 +168,31 @@ def batch_losses(
     cfg: TrainConfig,
     rows: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Policy loss (sum over the rows of -log pi(a_t|s_t) * A_t, or of the clipped
-    surrogate with clip_ratio, minus the entropy bonus, divided by the batch's episodes)
-    and critic loss (MSE of V(s_t) against the targets) on `rows` (all when None)."""
+    """The algorithm's (policy loss, critic loss) on `rows` of the batch (all when None)."""
     obs, actions, advantage, target = batch.obs, batch.actions, batch.advantages, batch.targets
-    old_log_probs = batch.old_log_probs
+    old_log_probs, old_values = batch.old_log_probs, batch.old_values
     if rows is not None:
         # index_select: the rows tensor[rows] copies, in fewer calls
         obs, actions = obs.index_select(0, rows), actions.index_select(0, rows)
         advantage, target = advantage.index_select(0, rows), target.index_select(0, rows)
         if old_log_probs is not None:
             old_log_probs = old_log_probs.index_select(0, rows)
-
-    log_probs, entropy_of = log_probs_of(policy, obs, actions)
-
-    critic_loss = None if critic is None else F.mse_loss(critic.forward(obs), target)
-
-    if old_log_probs is None:
-        policy_loss = -(log_probs * advantage).sum()
-    else:
-        # PPO's clipped surrogate: the same gradient as above at the batch's first step.
-        ratio = torch.exp(log_probs - old_log_probs)
-        clipped = torch.clamp(ratio, 1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
-        policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).sum()
-    if cfg.entropy_coef:
-        policy_loss = policy_loss - cfg.entropy_coef * entropy_of()
-    return policy_loss / batch.episodes, critic_loss
+        if old_values is not None:
+            old_values = old_values.index_select(0, rows)
+    log_probs, entropies = log_probs_of(policy, obs, actions)
+    return algos.load(cfg.algorithm).losses(
+        Batch(
+            log_probs=log_probs,
+            entropies=entropies,
+            values=None if critic is None else critic.forward(obs),
+            old_values=old_values,
+            advantages=advantage,
+            targets=target,
+            old_log_probs=old_log_probs,
+            episodes=batch.episodes,
+        ),
+        cfg,
+    )
 
 
 def reinforce_losses(
@@ -241,8 +201,7 @@ def reinforce_losses(
     episodes: Sequence[Episode],
     cfg: TrainConfig,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Policy loss (mean over episodes of sum_t -log pi(a_t|s_t) * A_t - entropy bonus)
-    and critic loss (MSE of V(s_t) against the return targets), in one batched pass."""
+    """The algorithm's losses on a batch of whole episodes, in one batched pass."""
     return batch_losses(policy, critic, update_batch(policy, critic, episodes, cfg), cfg)
 
 
@@ -295,11 +254,9 @@ def make_learner(
     seed: int, obs_dim: int, n_actions: int, cfg: TrainConfig, continuous: bool = False
 ) -> SeedLearner:
     """n_actions: the Discrete's n, or the Box action's dimensions when continuous."""
-    streams = seed_streams(seed)
-    policy = make_policy(obs_dim, n_actions, cfg.hidden_dim, streams.init, continuous)
-    critic = critic_optimizer = None
-    if cfg.baseline == "value":
-        critic = ValueNet(obs_dim, cfg.hidden_dim, streams.init)
+    policy, critic = make_networks(seed, obs_dim, n_actions, cfg, continuous)
+    critic_optimizer = None
+    if critic is not None:
         critic_optimizer = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, fused=True)
     shuffle = None
     if cfg.minibatches > 1:
@@ -312,7 +269,7 @@ def make_learner(
         optimizer=torch.optim.Adam(policy.parameters(), lr=cfg.lr, fused=True),
         critic=critic,
         critic_optimizer=critic_optimizer,
-        rng=streams.actions,
+        rng=seeding.action_rng(seed),
         shuffle=shuffle,
         parameters=parameters,
     )
@@ -456,13 +413,9 @@ def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConf
     finite_weights = bool(np.isfinite(np.concatenate(weights)).all())
     if math.isfinite(loss) and finite_weights:
         return
-    what = f"the policy loss is {loss}" if not math.isfinite(loss) else "the weights are not finite"
     rates = f"lr {cfg.lr:g}" + (f", critic_lr {cfg.critic_lr:g}" if learner.critic else "")
-    clip = "" if cfg.grad_clip_norm is not None else ", or set grad_clip_norm"
-    raise TrainingDiverged(
-        f"seed {learner.seed}, episode {episode}: {what} after an update; "
-        f"the training diverged, most likely a step too large ({rates}): "
-        f"lower it{clip}"
+    raise TrainingDiverged.after_update(
+        learner.seed, episode, loss, rates, can_clip=cfg.grad_clip_norm is None
     )
 
 
@@ -517,14 +470,7 @@ def train_seeds(
         report(episode_return)
 
     steps = run_lockstep(env_id, seeds, cfg.episodes, actor, on_episode_end)
-    meta = {
-        "env_id": env_id,
-        "obs_dim": obs_dim,
-        "n_actions": n_actions,
-        "hidden_dim": cfg.hidden_dim,
-    }
-    if continuous:  # only then: the categorical checkpoints keep their bytes
-        meta["policy_head"] = "gaussian"
+    meta = checkpoint_meta(env_id, obs_dim, n_actions, cfg, continuous)
     rows = [(learner.seed, *row) for learner in learners for row in learner.rows]
     checkpoints = {
         learner.seed: save_policy(learner.policy, learner.critic, {**meta, "seed": learner.seed})

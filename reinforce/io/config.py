@@ -24,6 +24,21 @@ from reinforce.io.errors import ConfigError, DataError
 from reinforce.io.names import check_name, show
 
 BASELINES = ("none", "value")
+# reinforce/algos: a file there (not base.py) is an algorithm a variant may name
+ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algos"
+
+
+def algorithm_names() -> tuple[str, ...]:
+    """The algorithms a variant may name: the modules of reinforce/algos, by file name."""
+    return tuple(
+        sorted(
+            path.stem
+            for path in ALGORITHMS_DIR.glob("*.py")
+            if path.stem not in ("__init__", "base") and path.stem.isidentifier()
+        )
+    )
+
+
 ADVANTAGES = ("returns", "gae")
 # The article's setup: never tuned, and the variant every other one is compared with.
 REFERENCE_VARIANT = "article"
@@ -77,6 +92,9 @@ class TrainConfig:
     # The ppo variant (README, "Learning quality"): each seed updates after every
     # rollout_steps env steps, its episodes cut across rollouts; null: at episode ends.
     rollout_steps: int | None = None
+    # The algorithm: reinforce/algos/<algorithm>.py (its targets and losses); pg is the
+    # policy-gradient family every key above configures.
+    algorithm: str = "pg"
 
 
 @dataclass(frozen=True)
@@ -295,6 +313,12 @@ def _network_memory(hidden_dim: int) -> str:
 
 
 def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
+    _require(
+        train.algorithm in algorithm_names(),
+        f"{name}.algorithm",
+        train.algorithm,
+        " | ".join(algorithm_names()) + " (the files of reinforce/algos)",
+    )
     _require(
         1 <= train.episodes <= MAX_EPISODES,
         f"{name}.episodes",

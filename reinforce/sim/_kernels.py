@@ -264,16 +264,22 @@ def play_cartpole(rows, physics, weights, noise, step, sample, record, terminate
 
 
 @_compile
-def discounted_sums(values, factor, out):
-    """out[t] = values[t] + factor * out[t + 1] from the end (out[T] = 0), in float64:
-    the recurrence scipy.signal.lfilter([1.0], [1.0, -factor], values[::-1])[::-1] runs,
-    with the same two roundings per element (the product, then the sum). Compiled here
-    because importing scipy.signal costs a stage ~0.8 s; tests/test_kernels.py holds it
-    against lfilter bit for bit."""
-    acc = 0.0
-    for t in range(values.shape[0] - 1, -1, -1):
-        acc = factor * acc + values[t]
-        out[t] = acc
+def discounted_sums(values, factor, ended, out):
+    """out[r, t] = values[r, t] + factor * out[r, t + 1] from the end of each row, the sum
+    cut after every step where ended[r, t] (there out[r, t] = values[r, t]), in float64:
+    within a cut, the recurrence scipy.signal.lfilter([1.0], [1.0, -factor], x[::-1])[::-1]
+    runs, with the same two roundings per element (the product, then the sum). The one
+    discounted sum of the package: returns (on rewards) and GAE (on TD errors), for one
+    episode, a batch of episodes side by side, or rollouts cut across episodes. Compiled
+    here because importing scipy.signal costs a stage ~0.8 s; tests/test_kernels.py holds
+    it against lfilter bit for bit."""
+    for r in range(values.shape[0]):
+        acc = 0.0
+        for t in range(values.shape[1] - 1, -1, -1):
+            if ended[r, t]:
+                acc = 0.0
+            acc = factor * acc + values[r, t]
+            out[r, t] = acc
 
 
 @_compile
