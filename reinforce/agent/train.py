@@ -44,7 +44,7 @@ from reinforce.compute.workers import Progress
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import TrainingDiverged
 from reinforce.io.outputs import CURVE_COLUMNS
-from reinforce.sim.envs import check_env_id, is_continuous
+from reinforce.sim.envs import CartPoleBatch, check_env_id, classic_batch, is_continuous
 from reinforce.sim.rollout import Episode, run_lockstep
 
 if TYPE_CHECKING:
@@ -479,6 +479,26 @@ def train_seeds(
     return rows, checkpoints, steps
 
 
+def describe_engine(cfg: TrainConfig, env_id: str) -> str:
+    """Which paths the engine takes for this config and env, in words (the train stage
+    prints it): what is compiled or stacked, and what runs on the plain path, and why."""
+    if cfg.rollout_steps is not None:
+        schedule = f"rollouts of {cfg.rollout_steps} steps, every seed's update stacked"
+    else:
+        schedule = "updates at each seed's episode ends"
+    if CartPoleBatch.supports(env_id):
+        envs = "compiled CartPole"
+    elif classic_batch(env_id) is not None:
+        envs = "compiled classic-control steps"
+    else:
+        envs = "gymnasium.make per seed (no compiled step for this env)"
+    if len(cfg.hidden_sizes or (cfg.hidden_dim,)) == 1 and cfg.activation == "relu":
+        actor = "compiled actor"
+    else:
+        actor = "torch modules acting (the compiled actor has one ReLU hidden layer)"
+    return f"algorithm {cfg.algorithm}; {schedule}; {envs}; {actor}"
+
+
 def train_variant(
     cfg: TrainConfig,
     env_id: str,
@@ -490,6 +510,7 @@ def train_variant(
     """Train every seed of one variant, the seeds split over `workers` processes, or as
     the given backend (reinforce/compute/backends.py) splits them."""
     obs_dim, n_actions = check_env_id(env_id)
+    print(f"{label}: {describe_engine(cfg, env_id)}", flush=True)
     backend = backend or LocalBackend(workers)
     start = time.perf_counter()
     try:
