@@ -27,7 +27,6 @@ A seed's bytes do not depend on the seeds beside it (tests/test_rollouts.py):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -387,14 +386,9 @@ def train_rollout_seeds(
                 )
                 _check_finite(seeds, checkpoints, losses, policy, critic, curves, cfg)
                 episode_loss[:] = losses
-                if isinstance(stack, StackedPolicies):
-                    stack.w1[:] = policy[0][:n].detach().transpose(1, 2).numpy()
-                    stack.b1[:] = policy[1][:n].detach().numpy()
-                    stack.w2[:] = policy[2][:n].detach().transpose(1, 2).numpy()
-                    stack.b2[:] = policy[3][:n].detach().numpy()
-                else:
-                    for k in range(n):
-                        _write_back(policy, k, policies[k])
+                for k in range(n):  # the actor acts with each seed's updated policy
+                    _write_back(policy, k, policies[k])
+                    stack.refresh(k, policies[k])
     finally:
         envs.close()
     rows_out = [(seed, *row) for seed, curve in zip(seeds, curves) for row in curve]
@@ -458,15 +452,15 @@ def _update(policy, critic, optimizers, shuffles, buffers, rows, cfg) -> np.ndar
 
 
 def _check_finite(seeds, checkpoints, losses, policy, critic, curves, cfg) -> None:
-    """train.check_finite for the seeds still training (a finished seed's row is never
+    """TrainingDiverged.check of the seeds still training (a finished seed's row is never
     read again)."""
     for k, seed in enumerate(seeds):
-        if seed in checkpoints:
-            continue
-        finite = all(np.isfinite(p[k].detach().numpy()).all() for p in [*policy, *critic])
-        if math.isfinite(losses[k]) and finite:
-            continue
-        rates = f"lr {cfg.lr:g}, critic_lr {cfg.critic_lr:g}"
-        raise TrainingDiverged.after_update(
-            seed, len(curves[k]) + 1, float(losses[k]), rates, can_clip=False
-        )
+        if seed not in checkpoints:
+            TrainingDiverged.check(
+                seed,
+                len(curves[k]) + 1,
+                float(losses[k]),
+                [p[k].detach().numpy().ravel() for p in [*policy, *critic]],
+                f"lr {cfg.lr:g}, critic_lr {cfg.critic_lr:g}",
+                can_clip=False,
+            )

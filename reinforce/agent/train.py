@@ -15,7 +15,6 @@ and weights are the same bytes whether it trains alone or beside other seeds.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -399,23 +398,17 @@ def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
 
 
 def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConfig) -> None:
-    """Stop (TrainingDiverged, one line) when an update's loss or the weights it left are
-    not finite: every later update and the saved policy would be NaN. Reads values only."""
+    """TrainingDiverged.check of a learner's update. Reads values only."""
     nets = [learner.policy] + ([] if learner.critic is None else [learner.critic])
     # NumPy's isfinite on views of the weights: the same test, several times cheaper per
     # update than torch's isfinite(...).all() on these tiny tensors; on the learner's own
-    # flat views (walking the modules' parameters() costs as much again), joined so that
-    # one isfinite covers them all (a few thousand floats: the copy costs less than a
-    # call per tensor)
+    # flat views (walking the modules' parameters() costs as much again)
     weights = learner.weight_arrays or [
         p.detach().view(-1).numpy() for net in nets for p in net.parameters()
     ]
-    finite_weights = bool(np.isfinite(np.concatenate(weights)).all())
-    if math.isfinite(loss) and finite_weights:
-        return
     rates = f"lr {cfg.lr:g}" + (f", critic_lr {cfg.critic_lr:g}" if learner.critic else "")
-    raise TrainingDiverged.after_update(
-        learner.seed, episode, loss, rates, can_clip=cfg.grad_clip_norm is None
+    TrainingDiverged.check(
+        learner.seed, episode, loss, weights, rates, can_clip=cfg.grad_clip_norm is None
     )
 
 
