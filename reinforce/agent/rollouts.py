@@ -246,6 +246,19 @@ def _write_back(weights: Sequence[torch.Tensor], row: int, net: Policy | ValueNe
             layer.bias.copy_(weights[2 * depth + 1][row, 0])
 
 
+def clip_rows(weights: Sequence[torch.Tensor], rows: int, max_norm: float) -> None:
+    """torch.nn.utils.clip_grad_norm_ of each row's gradients alone (a seed's policy):
+    their global 2-norm from get_total_norm, and every gradient of the row scaled by
+    min(1, max_norm / (norm + 1e-6)), clip_grad_norm_'s factor."""
+    with torch.no_grad():
+        for row in range(rows):
+            grads = [w.grad[row] for w in weights]
+            total = torch.nn.utils.get_total_norm(grads)
+            factor = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+            for grad in grads:
+                grad.mul_(factor)
+
+
 def _padded(array: np.ndarray, rows: int) -> np.ndarray:
     """array's seed rows, row 0 repeated up to `rows` (the stack's padding)."""
     if len(array) >= rows:
@@ -445,6 +458,8 @@ def _update(policy, critic, optimizers, shuffles, buffers, rows, cfg) -> np.ndar
             # Rows share no parameter: each row's weights get exactly the gradient of its
             # own two losses (d sum / d loss = 1), as train._step's one backward pass.
             (policy_loss + critic_loss).sum().backward()
+            if cfg.grad_clip_norm is not None:
+                clip_rows(policy, rows, cfg.grad_clip_norm)
             for optimizer in optimizers:
                 optimizer.step()
             losses.append(policy_loss.detach()[:n].numpy().astype(np.float64))

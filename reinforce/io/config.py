@@ -458,12 +458,6 @@ def _validate_rollouts(name: str, train: TrainConfig) -> None:
         train.episodes_per_update,
         "1 with rollout_steps (updates come every rollout_steps env steps)",
     )
-    _require(
-        train.grad_clip_norm is None,
-        f"{name}.grad_clip_norm",
-        train.grad_clip_norm,
-        "null with rollout_steps (not implemented for the batched update)",
-    )
 
 
 def _validate_seeds(raw: Any, key: str = "seeds") -> tuple[int, ...]:
