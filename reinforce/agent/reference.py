@@ -203,20 +203,22 @@ def train_reference(cfg: TrainConfig, env_id: str, seed: int):
         obs = next_obs
 
         if terminated or truncated:
-            episodes_in_buffer += 1
-            loss = float("nan")
-            last_episode = len(curve) + 1 == cfg.episodes
-            if cfg.rollout_steps is None and (
-                episodes_in_buffer == cfg.episodes_per_update or last_episode
-            ):
-                loss = update(
-                    policy, critic, optimizers, _arrays(buffer), cfg, shuffle, episodes_in_buffer
-                )
-                buffer = {key: [] for key in buffer}
-                episodes_in_buffer = 0
-            elif cfg.rollout_steps is not None:
-                loss = last_loss  # the last update's while this episode ran
-                last_loss = float("nan")
+            if cfg.rollout_steps is None:  # update at episode ends
+                episodes_in_buffer += 1
+                loss = float("nan")  # no update after this episode
+                if episodes_in_buffer == cfg.episodes_per_update or len(curve) + 1 == cfg.episodes:
+                    loss = update(
+                        policy,
+                        critic,
+                        optimizers,
+                        _arrays(buffer),
+                        cfg,
+                        shuffle,
+                        episodes_in_buffer,
+                    )
+                    buffer, episodes_in_buffer = {key: [] for key in buffer}, 0
+            else:  # the last update's while this episode ran
+                loss, last_loss = last_loss, float("nan")
             curve.append((len(curve) + 1, episode_return, episode_length, loss))
             env_steps += episode_length
             episode_return, episode_length = 0.0, 0
