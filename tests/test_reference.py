@@ -249,7 +249,7 @@ def test_the_reference_seeds_once_from_its_seed_alone(monkeypatch):
 def test_rollout_rows_carry_the_last_updates_loss_and_stop_at_the_budget():
     """The rollout schedule's bookkeeping, as the engine's: env steps of the recorded
     episodes, a row's loss the last update's while its episode ran (NaN before the first
-    update), the checkpoint the weights when the last episode ended."""
+    update), the run stopping at its budget of episodes."""
     cfg = dataclasses.replace(PPO, episodes=12, rollout_steps=32, minibatches=2)
     rows, checkpoint, steps = reference.train_reference(cfg, "CartPole-v1", 2)
     curves, _, engine_steps = engine(cfg, "CartPole-v1", [2])
