@@ -2,25 +2,28 @@
 torch modules acting, torch.optim.Adam, gymnasium.make; docs/algorithms.md, "The
 reference trainer").
 
-What is claimed byte for byte, and why it can hold: on the per-episode schedule with the
-categorical head (CartPole-v1, one seed), the engine's curve rows, env steps and saved
-checkpoint are the reference's bytes. The update is the same torch operations on the same
-tensors (F.linear/log_softmax on the whole batch, the algorithm's targets and losses, one
-backward pass, torch's fused Adam kernel), so it is the same bytes given the same
-episodes. The acting is not the same float arithmetic: the engine's compiled NumPy forward
-(reinforce/sim/_kernels.py) sums in a fixed order, torch's F.linear in MKL's, so a logit
-may differ in its last float32 bit; the action argmax(float64(logit) + Gumbel) differs
-only if the two perturbed logits then lie within that bit of each other, a chance of
-about 1e-7 per step for continuous Gumbel noise. It did not happen on the runs below
+What is claimed byte for byte, and why it can hold: on the per-episode schedule, one
+seed's curve rows, env steps and saved checkpoint are the reference's bytes, (a) with the
+categorical head on any network, (b) with the Gaussian head on networks the compiled
+forward does not cover (hidden_sizes, tanh: CleanRL's). The update is the same torch
+operations on the same tensors (F.linear/log_softmax on the whole batch, the algorithm's
+targets and losses, one backward pass, torch's fused Adam kernel), so it is the same bytes
+given the same episodes. Where the engine acts through the torch modules
+(policy.TorchActor), the acting is the same calls too. Where it acts through its compiled
+NumPy forward (one ReLU layer, reinforce/sim/_kernels.py), the float arithmetic differs:
+that forward sums in a fixed order, torch's F.linear in MKL's, so a logit may differ in
+its last float32 bit; the categorical action argmax(float64(logit) + Gumbel) differs only
+if the two perturbed logits then lie within that bit of each other, a chance of about
+1e-7 per step for continuous Gumbel noise. It did not happen on the runs below
 (measured: article and value-baseline for 200 episodes, actor-critic for 150, seeds 0
-and 1); a flip would show as a different curve from that episode on, and then the separate
-claims below tell the acting from the update.
+and 1); a flip would show as a different curve from that episode on, and then the
+separate claims below tell the acting from the update.
 
-Held separately (and for the Gaussian head, whose actions are float32(mean + std * eps):
-a last-bit difference of the mean shows in the action itself, so there the bytes differ
-from the first episode and only these hold): the update given the same episodes is the
-same bytes, and the actions given the same weights, observations and draws are the same
-(categorical) or within a few float32 ulps (Gaussian).
+Held separately (and for the Gaussian head on the compiled forward, whose actions are
+float32(mean + std * eps): a last-bit difference of the mean shows in the action itself,
+so there the bytes differ from the first episode and only these hold): the update given
+the same episodes is the same bytes, and the actions given the same weights, observations
+and draws are the same (categorical) or equal up to float32 rounding (Gaussian).
 
 Statistically, where no identity is claimed (the rollout schedule: the engine's stacked
 baddbmm forward and per-seed fused Adam differ from F.linear in the last bits, and the
@@ -201,18 +204,32 @@ def test_the_update_given_the_same_episodes_is_the_engines_bytes(env_id, cfg):
                 assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize(
-    "cfg",
-    [ARTICLE, VALUE_BASELINE, BATCHED]
-    + [dataclasses.replace(ACTOR_CRITIC, algorithm=name) for name in algorithm_names()],
-    ids=["article", "value-baseline", "batched-entropy-clip"]
-    + [f"actor-critic-{name}" for name in algorithm_names()],
-)
-def test_one_seed_on_the_per_episode_schedule_is_the_engines_bytes(cfg):
+# CleanRL's network (two hidden layers, tanh): the engine acts through the torch modules
+# (policy.TorchActor), the same calls as the reference's, so the Gaussian head holds too.
+TANH = {"hidden_sizes": (32, 32), "activation": "tanh"}
+BYTE_RUNS = {
+    "article": ("CartPole-v1", ARTICLE),
+    "value-baseline": ("CartPole-v1", VALUE_BASELINE),
+    "batched-entropy-clip": ("CartPole-v1", BATCHED),
+    **{
+        f"actor-critic-{name}": ("CartPole-v1", dataclasses.replace(ACTOR_CRITIC, algorithm=name))
+        for name in algorithm_names()
+    },
+    "tanh-2x32": ("CartPole-v1", dataclasses.replace(ARTICLE, episodes=15, **TANH)),
+    "gaussian-tanh-2x32": ("Pendulum-v1", dataclasses.replace(ARTICLE, episodes=3, **TANH)),
+    "gaussian-actor-critic-tanh": (
+        "Pendulum-v1",
+        dataclasses.replace(ACTOR_CRITIC, episodes=3, activation="tanh", entropy_coef=0.01),
+    ),
+}
+
+
+@pytest.mark.parametrize("env_id, cfg", BYTE_RUNS.values(), ids=BYTE_RUNS.keys())
+def test_one_seed_on_the_per_episode_schedule_is_the_engines_bytes(env_id, cfg):
     """A short run: curve rows, env steps and checkpoint bytes (module docstring). Every
     algorithm file of reinforce/algos runs here with actor-critic's keys (a critic,
     epochs of clipped minibatches), so a new one is held to the reference at once."""
-    assert_identical(cfg)
+    assert_identical(cfg, env_id)
 
 
 def test_the_reference_seeds_once_from_its_seed_alone(monkeypatch):

@@ -20,6 +20,8 @@ it does not.
          of policy and critic per minibatch
 
 The engine's conventions, which a byte comparison needs:
+- the policy acts on a batch of one observation (the call of the engine's torch actor,
+  policy.TorchActor); an episode's return is NumPy's sum of its rewards.
 - a categorical action is argmax(float64(logits) + g), g the seed's next n_actions draws
   of Gumbel(0, 1) (the Gumbel-max trick: a sample of softmax(logits)); a Gaussian action
   is float32(float64(mean) + float64(std) * eps), eps the next standard normal draws; the
@@ -54,8 +56,8 @@ def act(policy, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The action for one observation, from the policy's forward and rng's next draws:
     a categorical index (int64) by the Gumbel-max trick, or a float32 Gaussian sample
     (unclipped)."""
-    with torch.no_grad():
-        out = policy(torch.from_numpy(obs)).numpy()  # logits, or the Gaussian's mean
+    with torch.no_grad():  # a batch of one observation, as the engine's torch actor
+        out = policy(torch.from_numpy(obs)[None])[0].numpy()  # logits, or the mean
     if isinstance(policy, GaussianPolicy):
         std = policy.log_std.detach().exp().numpy()
         eps = rng.standard_normal(size=out.shape)
@@ -188,7 +190,7 @@ def train_reference(cfg: TrainConfig, env_id: str, seed: int):
     if critic is not None:
         optimizers.append(torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, fused=True))
     buffer = {key: [] for key in ("obs", "next_obs", "actions", "rewards", "terminated", "ended")}
-    curve, episode_return, episode_length, env_steps = [], 0.0, 0, 0
+    curve, episode_rewards, env_steps = [], [], 0
     episodes_in_buffer, last_loss = 0, float("nan")
 
     while len(curve) < cfg.episodes:
@@ -198,8 +200,7 @@ def train_reference(cfg: TrainConfig, env_id: str, seed: int):
             buffer, (obs, next_obs, action, reward, terminated, terminated or truncated)
         ):
             buffer[key].append(value)
-        episode_return += reward
-        episode_length += 1
+        episode_rewards.append(reward)
         obs = next_obs
 
         if terminated or truncated:
@@ -219,9 +220,11 @@ def train_reference(cfg: TrainConfig, env_id: str, seed: int):
                     buffer, episodes_in_buffer = {key: [] for key in buffer}, 0
             else:  # the last update's while this episode ran
                 loss, last_loss = last_loss, float("nan")
-            curve.append((len(curve) + 1, episode_return, episode_length, loss))
-            env_steps += episode_length
-            episode_return, episode_length = 0.0, 0
+            # the return as the engine sums an episode's rewards (NumPy's pairwise sum)
+            episode_return = float(np.sum(episode_rewards))
+            curve.append((len(curve) + 1, episode_return, len(episode_rewards), loss))
+            env_steps += len(episode_rewards)
+            episode_rewards = []
             if len(curve) < cfg.episodes:  # the next episode continues the env's own RNG
                 obs = np.asarray(env.reset()[0], dtype=np.float32)
 
