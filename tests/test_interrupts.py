@@ -204,7 +204,7 @@ def test_ctrl_c_of_dvc_repro_stops_at_once_and_leaves_nothing_complete(tmp_path,
     assert rest == [
         "train: interrupted; no output written",
         "ERROR: failed to reproduce 'train@article': failed to run: "
-        "python -m stages.train 'article', exited with -2",
+        "python -m stages.train, exited with -2",
     ], rest
     assert "Traceback" not in "".join(before + rest)
     # The stage and its helpers (beside them a shell, where it waits rather than execs).

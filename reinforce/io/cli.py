@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from reinforce.io.config import Config, load_config
 from reinforce.io.errors import ConfigError, DataError, WorkerFailed
+from reinforce.io.names import check_name, show
+from reinforce.io.paths import env_root
 
 # The errors of a machine's disk rather than of the code: a one-line message, not a traceback.
 MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
@@ -86,18 +88,87 @@ def die_of_sigint() -> None:
     os._exit(130)  # unreachable unless SIGINT is blocked
 
 
-def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+# DVC names the stage it runs in this variable of the command's environment (dvc/stage/run.py:
+# stage.addressing, e.g. "train@article", "studies/suite/dvc.yaml:train@CartPole-v1-article"),
+# so dvc.yaml's commands never carry a variant or env as shell text: a name a user wrote in
+# params.yaml cannot close a quote of the command (`dvc repro -s "tune@<name>"` skips check).
+DVC_STAGE = "DVC_STAGE"
+
+
+def dvc_stage() -> tuple[str, str] | None:
+    """(group, key) of the foreach/matrix stage DVC runs this process for, from DVC_STAGE:
+    ("train", "article") for "train@article", also behind a dvc.yaml's path
+    ("../dvc.yaml:train@article", "studies/suite/dvc.yaml:random@CartPole-v1"); None
+    outside DVC or for a stage without a key."""
+    addressing = os.environ.get(DVC_STAGE)
+    if not addressing:
+        return None
+    cut = addressing.find("dvc.yaml:")
+    name = addressing[cut + len("dvc.yaml:") :] if cut != -1 else addressing
+    group, at, key = name.partition("@")
+    return (group, key) if at else None
+
+
+def add_study_arguments(parser: argparse.ArgumentParser, variant: bool = False) -> None:
     """--params, and where a suite's stage works: --env (one env of the suite's `envs`) and
-    --root (the folder its outputs and inputs live under: the env's folder of the suite;
-    studies/suite/dvc.yaml passes both)."""
+    --root (the folder its outputs and inputs live under: the env's folder of the suite),
+    or --suite (the suite's folder: the env, and the variant, are the ones DVC names in
+    DVC_STAGE, and the root is that env's folder; studies/suite/dvc.yaml passes it).
+    variant: the stage works on one variant, given as an argument or, under DVC, by
+    DVC_STAGE (dvc.yaml passes none)."""
+    if variant:
+        parser.add_argument(
+            "variant", nargs="?", default=None, help="default under DVC: the stage's own"
+        )
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--env", default=None, help="a suite's env id (its `envs` key)")
-    parser.add_argument("--root", default=".", help="the study folder (default: .)")
+    parser.add_argument("--root", default=None, help="the study folder (default: .)")
+    parser.add_argument(
+        "--suite", default=None, help="a suite's folder: work in envs/<the stage's env>/ of it"
+    )
+
+
+def _stage_key(what: str) -> tuple[str, str]:
+    stage = dvc_stage()
+    if stage is None:
+        raise ConfigError(
+            f"{what}: not given; name it as an argument (a stage run by DVC learns it from "
+            f"{DVC_STAGE})"
+        )
+    return stage
+
+
+def _split_matrix_key(config: Config, group: str, key: str) -> tuple[str, str]:
+    """(env, variant) of a suite's matrix stage: DVC names it <env>-<variant>."""
+    names = config.tune.search if group == "tune" else config.variants
+    pairs = [(env, name) for env in config.envs for name in names if f"{env}-{name}" == key]
+    if len(pairs) != 1:
+        found = "no" if not pairs else "more than one"
+        raise ConfigError(
+            f"{DVC_STAGE}: got {show(key)}; {found} <env>-<variant> of this suite gives it"
+        )
+    return pairs[0]
 
 
 def load_study(args: argparse.Namespace, check_env: bool = True) -> Config:
-    """The config of the env a stage works on (the whole study for a single-env params)."""
-    return load_config(args.params, check_env=check_env).for_env(args.env)
+    """The config of the env a stage works on (the whole study for a single-env params).
+    Fills in args.variant (a stage with one), args.env and args.root where DVC_STAGE
+    names them."""
+    config = load_config(args.params, check_env=check_env)
+    keyed = "variant" in vars(args)
+    if args.suite is not None and args.env is None:
+        group, key = _stage_key("--env")
+        if keyed and args.variant is None:
+            args.env, args.variant = _split_matrix_key(config, group, key)
+        else:
+            args.env = key
+    if keyed and args.variant is None:
+        args.variant = _stage_key("variant")[1]
+    if args.root is None:
+        args.root = str(env_root(args.suite, args.env)) if args.suite is not None else "."
+    if keyed:
+        check_name("variant", args.variant)
+    return config.for_env(args.env)
 
 
 def log_label(args: argparse.Namespace) -> str:
