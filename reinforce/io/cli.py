@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from reinforce.io.config import Config, load_config
 from reinforce.io.errors import ConfigError, DataError, WorkerFailed
@@ -150,6 +151,20 @@ def _split_matrix_key(config: Config, group: str, key: str) -> tuple[str, str]:
     return pairs[0]
 
 
+def study_root(root: str | Path, key: str = "--root") -> str:
+    """root, when it is a folder or a new one inside the working folder (a suite's env
+    folder before its first stage); else a one-line ConfigError: a stage never creates
+    folders elsewhere (such as /nonexistent/dir at the filesystem's root)."""
+    here = Path.cwd()
+    inside = Path(os.path.normpath(here / root)).is_relative_to(here)
+    if not Path(root).is_dir() and (Path(root).exists() or not inside):
+        raise ConfigError(
+            f"{key}: got {show(str(root))}; not a folder; allowed: an existing study folder, "
+            "or a new one inside the working folder"
+        )
+    return str(root)
+
+
 def load_study(args: argparse.Namespace, check_env: bool = True) -> Config:
     """The config of the env a stage works on (the whole study for a single-env params).
     Fills in args.variant (a stage with one), args.env and args.root where DVC_STAGE
@@ -164,8 +179,11 @@ def load_study(args: argparse.Namespace, check_env: bool = True) -> Config:
             args.env = key
     if keyed and args.variant is None:
         args.variant = _stage_key("variant")[1]
+    if args.suite is not None:
+        study_root(args.suite, "--suite")
     if args.root is None:
         args.root = str(env_root(args.suite, args.env)) if args.suite is not None else "."
+    study_root(args.root)
     if keyed:
         check_name("variant", args.variant)
     return config.for_env(args.env)
