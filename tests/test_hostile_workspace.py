@@ -249,7 +249,8 @@ def test_a_stage_refuses_an_output_folder_linked_outside_before_training(project
     outside, before = moved_out
     result = stage(["stages.train", "article"], project)
     assert result.returncode == 1
-    assert one_line(result.stderr).startswith("train: runs/article/train: runs/article is a symlink to ")
+    line = one_line(result.stderr)
+    assert line.startswith("train: runs/article/train: runs/article is a symlink to "), line
     assert "train@article:" not in result.stdout  # refused before any training
     assert files(outside) == before
 
@@ -263,7 +264,8 @@ def test_plot_refuses_a_figures_folder_linked_outside(project, tmp_path):
     try:
         result = stage(["stages.plot"], project)
         assert result.returncode == 1
-        assert one_line(result.stderr).startswith("plot: reports/figures: reports/figures is a symlink to ")
+        line = one_line(result.stderr)
+        assert line.startswith("plot: reports/figures: reports/figures is a symlink to "), line
         assert files(outside) == before
         # a link inside the study is replaced by the new folder (it used to be an OSError)
         figures.unlink()
@@ -292,7 +294,8 @@ def test_doctor_refuses_a_lock_linked_outside(project, tmp_path):
     try:
         result = stage(["stages.doctor", "--fix"], project)
         assert result.returncode == 1
-        assert one_line(result.stderr).startswith("doctor: dvc.lock: dvc.lock is a symlink to "), result.stderr
+        line = one_line(result.stderr)
+        assert line.startswith("doctor: dvc.lock: dvc.lock is a symlink to "), line
         assert outside.read_bytes() == damaged
         assert not (project / "dvc.lock.damaged").exists()
     finally:

@@ -17,6 +17,34 @@ from reinforce.io.errors import ConfigError, DataError, WorkerFailed
 from reinforce.io.names import check_name, show
 from reinforce.io.paths import env_root
 
+# The signals that end a stage as Ctrl-C does (SIGINT): `kill` (SIGTERM, also what a
+# scheduler or `docker stop` sends) and a closed terminal (SIGHUP).
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the stage is, so that it cleans up as for Ctrl-C:
+    its workers stopped (compute/workers.py's finally), its temporary outputs removed
+    (outputs.atomic_directory), one line; then it ends by that signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminated(signum, frame):
+    for ending in ENDING_SIGNALS:  # a second one while cleaning up changes nothing
+        signal.signal(ending, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def end_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP raise Terminated, a KeyboardInterrupt (stage_main's handling of
+    Ctrl-C), in this process; worker processes put the default back."""
+    for ending in ENDING_SIGNALS:
+        signal.signal(ending, _terminated)
+
+
 # The errors of a machine's disk rather than of the code: a one-line message, not a traceback.
 MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
@@ -34,6 +62,7 @@ def stage_main(name: str):
                 # Ctrl-C is KeyboardInterrupt again (stages/__init__.py's handler covered
                 # the imports)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                end_like_ctrl_c()
                 if main.__module__ == "__main__":
                     # The modules' objects, imported with the collector off
                     # (stages/__init__.py), live as long as the process: later collections
@@ -63,30 +92,33 @@ def stage_main(name: str):
                     f"{name}: {where}{os.strerror(err.errno)}; no output written", file=sys.stderr
                 )
                 return 1
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as err:  # Ctrl-C, or Terminated: SIGTERM, SIGHUP
                 print(f"{name}: interrupted; no output written", file=sys.stderr)
+                signum = getattr(err, "signum", signal.SIGINT)
                 if main.__module__ == "__main__":
-                    die_of_sigint()
-                return 130
+                    die_of_signal(signum)
+                return 128 + signum
 
         return run
 
     return decorate
 
 
-def die_of_sigint() -> None:
-    """End the process by SIGINT, as the shell's convention for a handled Ctrl-C asks
-    (https://www.cons.org/cracauer/sigint.html): a waiting shell such as dash then stops
-    too, and `dvc repro` reports the same "exited with -2" under every shell, whereas an
-    exit code of 130 shows through only where the shell execs the stage (bash).
+def die_of_signal(signum: int = signal.SIGINT) -> None:
+    """End the process by the signal that interrupted it (SIGINT for Ctrl-C), as the
+    shell's convention for a handled Ctrl-C asks (https://www.cons.org/cracauer/sigint.html):
+    a waiting shell such as dash then stops too, and `dvc repro` reports the same "exited
+    with -2" (-15 for SIGTERM) under every shell, whereas an exit code of 130 shows through
+    only where the shell execs the stage (bash).
 
     The temporary outputs are removed and the workers stopped by now, so this also skips
     the interpreter's teardown of torch & co. (0.4 s idle, over 1 s on a busy machine)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGINT)
-    os._exit(130)  # unreachable unless SIGINT is blocked
+    signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # unreachable unless the signal is blocked
 
 
 # DVC names the stage it runs in this variable of the command's environment (dvc/stage/run.py:
