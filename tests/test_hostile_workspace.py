@@ -357,3 +357,26 @@ def test_a_root_outside_the_clone_that_is_not_there_is_one_line(project, tmp_pat
         "study folder, or a new one inside the working folder"
     )
     assert not (tmp_path / "nonexistent").exists()
+
+
+# --------------------------------------------------------------------------------------
+# the image's entrypoint: `--` with nothing after it is a usage error, not a silent success
+
+
+def test_the_entrypoint_refuses_a_bare_double_dash(tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "HOME": str(tmp_path)}
+    script = str(ROOT / "docker" / "entrypoint.sh")
+    result = subprocess.run(
+        ["bash", script, "--"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert one_line(result.stderr).startswith(
+        "reinforce-image: ERROR: nothing to run after '--'; usage: IMAGE [repro [ARGS]"
+    ), result.stderr
+    result = subprocess.run(
+        ["bash", script, "--", "echo", "verify"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert (result.returncode, result.stdout) == (0, b"verify\n")  # as is, even "verify"

@@ -274,8 +274,11 @@ def test_sigterm_of_the_train_stage_under_dvc_repro_ends_every_process(tmp_path)
 
 
 def test_sigkill_of_the_train_stage_takes_its_workers_with_it(tmp_path):
-    """No handler runs for SIGKILL: the kernel ends the workers with their parent."""
-    project = make_project(tmp_path / "repo", long_params(workers=2))
+    """No handler runs for SIGKILL: the kernel ends the workers with their parent (before,
+    the worker trained on, re-parented to init, to block on its pipe at the end)."""
+    params = long_params(workers=2)
+    params["train"]["episodes"] = 5000  # the worker is still training when its parent dies
+    project = make_project(tmp_path / "repo", params)
     process = start(
         [sys.executable, "-m", "stages.train", "article"], project, stdout=subprocess.DEVNULL
     )
@@ -284,8 +287,12 @@ def test_sigkill_of_the_train_stage_takes_its_workers_with_it(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     process.stderr.close()
-    psutil.wait_procs(children, timeout=10)
-    assert children and not alive(children), [command_line(p) for p in children]
+    psutil.wait_procs(children, timeout=3)
+    try:
+        assert children and not alive(children), [command_line(p) for p in children]
+    finally:
+        for pid in alive(children):
+            os.kill(pid, signal.SIGKILL)
     assert_nothing_looks_complete(project)
 
 
