@@ -113,7 +113,9 @@ def _die_with_parent(parent: int | None) -> None:
     """Linux: the kernel kills this worker when the process that started it ends, however
     it ends (SIGKILL included), so no worker is ever left re-parented to init, blocked on
     a pipe nobody reads. parent: the pid expected to have started it (None: not known, a
-    forkserver's child); a parent already gone by now ends the worker at once."""
+    forkserver's child); a parent already gone by now ends the worker at once. (The
+    kernel watches the thread that forked: map_seed_groups starts workers from the
+    stage's main thread, which lives as long as the stage.)"""
     if sys.platform != "linux":
         return
     try:
