@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import math
 import typing
 from collections import Counter
@@ -21,6 +20,7 @@ import yaml
 from reinforce.io import paths
 from reinforce.io.env_ids import check_env_id, spec_reward_threshold
 from reinforce.io.errors import ConfigError, DataError
+from reinforce.io.inputs import read_json, regular_file
 from reinforce.io.names import check_name, show
 
 BASELINES = ("none", "value")
@@ -791,6 +791,8 @@ def read_params(path: str | Path) -> Any:
     """The parsed YAML of a params file, every way it cannot be read as one line."""
     path = Path(path)
     try:
+        # /dev/zero or a FIFO would be read until memory runs out: refused before reading
+        regular_file(path, ConfigError)
         text = path.read_text(encoding="utf-8")
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
@@ -828,12 +830,13 @@ def selected_path(root: str | Path, name: str) -> Path:
 def read_selected(root: str | Path, name: str) -> dict:
     """The values the select stage chose for the variant ({} when it is not tuned)."""
     path = selected_path(root, name)
-    try:
-        return json.loads(path.read_text())["values"]
-    except FileNotFoundError:
-        raise DataError(f"{path}: not found; run `dvc repro` (stage select) to make it") from None
-    except (ValueError, KeyError, TypeError):
-        raise DataError(f"{path}: not a selection file; run `dvc repro` to remake it") from None
+    if not path.exists():
+        raise DataError(f"{path}: not found; run `dvc repro` (stage select) to make it")
+    record = read_json(path)  # every number finite, or one line naming the key
+    values = record.get("values") if isinstance(record, dict) else None
+    if not isinstance(values, dict):
+        raise DataError(f"{path}: not a selection file; run `dvc repro` to remake it")
+    return values
 
 
 def changed_keys(train: TrainConfig, defaults: TrainConfig) -> dict[str, Any]:
