@@ -257,3 +257,17 @@ def test_the_readers_keep_the_committed_bytes(restore):
         assert stage(command, project).returncode == 0
     assert run(["git", "status", "--porcelain"], project).stdout == ""
     shutil.rmtree(project / ".dvc" / "tmp", ignore_errors=True)
+
+
+@pytest.mark.parametrize("setting", ["train.hidden_dim=16.0", "seeds=[0.0,1.0]"])
+def test_an_integral_float_set_by_dvc_exp_run_is_the_integer(restore, setting):
+    """Issue 28, item 5. Before: DVC found 16.0 == 16 and ran no stage, leaving params.yaml
+    with a value `check` refused, and the next, unrelated experiment failed naming it. Now
+    every integer key takes an integral float as the integer: the same config, the same
+    bytes (nothing reruns), and `check` accepts it."""
+    project = restore
+    run(["dvc", "exp", "run", "-S", setting], project)
+    assert setting.split("=")[1].split(",")[0].strip("[") in (project / "params.yaml").read_text()
+    result = stage(["stages.check"], project)
+    assert result.returncode == 0, result.stderr
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout

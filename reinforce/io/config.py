@@ -208,10 +208,23 @@ def _type_name(kind) -> str:
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
 
 
+def _integral(value: Any) -> tuple[Any, bool]:
+    """(int(value), True) for a float with an integer value (16.0), else (value, False).
+
+    An integer key takes 16.0 as 16: `dvc exp run -S train.hidden_dim=16.0` (or
+    `-S 'seeds=[0.0,1.0]'`) writes the float into params.yaml, and DVC, finding 16.0 == 16,
+    reruns no stage, so refusing it would fail only a later, unrelated experiment. As an int
+    it gives the same config, and so the same bytes, as 16; 16.5 is still refused."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value), True
+    return value, False
+
+
 def _check_type(key: str, value: Any, kind, optional: bool = False) -> Any:
     if value is None and optional:
         return None
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    value, ok = _integral(value) if kind is int and not ok else (value, ok)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
     if ok and kind is float and not math.isfinite(value):
@@ -417,6 +430,7 @@ def _validate_seeds(raw: Any, key: str = "seeds") -> tuple[int, ...]:
         f"{len(raw):,} seeds",
         f"at most {MAX_SEEDS:,} seeds (each is a training run and a row group of every table)",
     )
+    raw = [_integral(seed)[0] for seed in raw]  # 1.0 is seed 1, as for every integer key
     for seed in raw:
         _require(
             isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, key, seed, allowed
