@@ -271,3 +271,51 @@ def test_an_integral_float_set_by_dvc_exp_run_is_the_integer(restore, setting):
     result = stage(["stages.check"], project)
     assert result.returncode == 0, result.stderr
     assert "Data and pipelines are up to date" in run(["dvc", "status"], project).stdout
+
+
+# --------------------------------------------------------------------------------------
+# item 7: the machine's limits (file size, memory) are one line
+
+
+def test_a_file_size_limit_is_one_line(restore):
+    """Before: EFBIG was not among the machine errnos: a traceback."""
+    project = restore
+    result = run(["bash", "-c", "ulimit -f 1 && python -m stages.aggregate"], project, check=False)
+    assert result.returncode == 1
+    line = one_line(result)
+    assert line.startswith("aggregate: ") and line.endswith(": File too large; no output written")
+    assert run(["git", "status", "--porcelain"], project).stdout == ""  # nothing half-written
+
+
+def test_a_numpy_allocation_that_fails_is_one_line(capsys):
+    """numpy's ArrayMemoryError (a MemoryError) inside a stage: memory was short."""
+    import numpy as np
+
+    from reinforce.io.cli import stage_main
+
+    @stage_main("probe")
+    def main(argv):
+        np.empty(2**50)
+
+    assert main([]) == 1
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("probe: memory was short (MemoryError: Unable to allocate ")
+    assert line.endswith("; no output written") and "\n" not in line
+
+
+@pytest.mark.parametrize("limit_kib", [300_000, 600_000])
+def test_a_low_address_space_limit_is_one_line(project, tmp_path, limit_kib):
+    """Before: libtorch's "failed to map segment" ImportError (about 300 MB) and llvmlite's
+    "Could not find/load shared object" OSError (about 600 MB), tracebacks that blamed a
+    missing library."""
+    command = f"ulimit -v {limit_kib} && python -m stages.train article --out {tmp_path}/out"
+    result = run(["bash", "-c", command], project, check=False)
+    assert result.returncode == 1
+    line = one_line(result)
+    assert line.startswith("stage: memory was short (") or line.startswith(
+        "train: memory was short ("
+    ), line
+    assert line.endswith(
+        f"; the address-space limit (ulimit -v) is {limit_kib // 1024:,} MiB); no output written"
+    ), line
+    assert not (tmp_path / "out").exists()
