@@ -655,9 +655,18 @@ def write_suite_report(config, root: str | Path) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"--root: {root} is not a folder")
+    envs = suite_env_settings(config)
+    if not getattr(config, "is_suite", True) and not paths.env_root(root, config.env.id).is_dir():
+        # A single-env study reads as a suite of one only where its outputs are laid out as a
+        # suite's (envs/<id>/ under root); the root study's are not: say so, not "dvc repro".
+        raise ConfigError(
+            f"--params: a single-env study (`env: {config.env.id}`), not a suite (`envs`), and "
+            f"{paths.env_root(root, config.env.id)} is not there; suite_report reports a "
+            "suite: --params studies/suite/params.yaml --root studies/suite"
+        )
     data = load_suite(
         root,
-        suite_env_settings(config),
+        envs,
         list(config.variants),
         stats.BootstrapSettings.from_config(config.report),
         config.report.smoothing_window,
