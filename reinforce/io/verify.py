@@ -26,7 +26,7 @@ import yaml
 
 from reinforce.io import paths
 from reinforce.io.errors import DataError
-from reinforce.io.inputs import read_json
+from reinforce.io.inputs import read_json, regular_file
 
 # outputs.py needs only the standard library: verify still loads no numpy, scipy or torch.
 from reinforce.io.outputs import flatten
@@ -63,6 +63,7 @@ def read_lock(root: Path) -> tuple[bytes, dict]:
         raise VerifyError(f"{root}: not found or not a folder; expected a repository")
     path = root / LOCK
     try:
+        regular_file(path, VerifyError)  # /dev/zero would be read until memory runs out
         data = path.read_bytes()
     except FileNotFoundError:
         raise VerifyError(f"{path}: not found; run `dvc repro` there first") from None
