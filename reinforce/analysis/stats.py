@@ -627,7 +627,7 @@ def summary_table(metrics: dict) -> pd.DataFrame:
 # output text (fixed formatting: the same numbers give the same bytes)
 
 
-def metrics_json(metrics: dict, name: str) -> str:
+def metrics_json(metrics: dict, name: str = paths.METRICS) -> str:
     """The text of the JSON output `name`: rounded, strict (reinforce/io/outputs.json_text)."""
     return json_text(round_floats(metrics), name)
 

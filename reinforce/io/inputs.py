@@ -53,17 +53,17 @@ def number_problem(value) -> str | None:
     return None
 
 
-def regular_file(path: str | Path, error: type[Exception] = DataError, key: str = "") -> Path:
-    """path, when it names a regular file (or nothing yet); else a one-line error raised
-    before anything reads it: /dev/zero or a FIFO would be read forever (MemoryError, or a
-    hang), and a folder is not a file. `key`: the argument or parameter that named it."""
+def regular_file(path: str | Path, error: type[Exception] = DataError) -> Path:
+    """path, when it names a regular file (or nothing yet); else a one-line error (of the
+    given class) raised before anything reads it: /dev/zero or a FIFO would be read forever
+    (MemoryError, or a hang), and a folder is not a file."""
     path = Path(path)
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return path
     except OSError as err:
-        raise error(f"{key}{path}: cannot be read ({err.strerror})") from None
+        raise error(f"{path}: cannot be read ({err.strerror})") from None
     if stat.S_ISREG(mode):
         return path
     kind = (
@@ -77,7 +77,7 @@ def regular_file(path: str | Path, error: type[Exception] = DataError, key: str 
         if stat.S_ISSOCK(mode)
         else "not a regular file"
     )
-    raise error(f"{key}{path}: is {kind}; expected a regular file")
+    raise error(f"{path}: is {kind}; expected a regular file")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -90,8 +90,10 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(f"{path}: cannot be read ({err.strerror})") from None
 
 
-def _first_non_finite(value, where: str = "") -> tuple[str, Any, str] | None:
-    """(key path, value, why) of the first number in a JSON value that is not finite."""
+def non_finite_in(value, where: str = "") -> tuple[str, Any, str] | None:
+    """Where a JSON-like value holds a number that is not finite (or beyond MAX_MAGNITUDE):
+    (dotted key path, the number, why), or None. read_json and the strict JSON writer
+    (outputs.json_text) name it so."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return None
     if isinstance(value, (int, float)):
@@ -104,16 +106,10 @@ def _first_non_finite(value, where: str = "") -> tuple[str, Any, str] | None:
     else:
         return None
     for key, item in items:
-        found = _first_non_finite(item, f"{where}.{key}" if where else str(key))
+        found = non_finite_in(item, f"{where}.{key}" if where else str(key))
         if found:
             return found
     return None
-
-
-def non_finite_in(value) -> tuple[str, Any, str] | None:
-    """Where a JSON-like value holds a number that is not finite: (dotted key path, the
-    number, why), or None. The strict JSON writer (outputs.json_text) names it the same way."""
-    return _first_non_finite(value)
 
 
 def read_json(path: str | Path) -> Any:
