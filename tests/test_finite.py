@@ -319,3 +319,12 @@ def test_a_low_address_space_limit_is_one_line(project, tmp_path, limit_kib):
         f"; the address-space limit (ulimit -v) is {limit_kib // 1024:,} MiB); no output written"
     ), line
     assert not (tmp_path / "out").exists()
+
+
+def test_an_environment_record_that_is_a_device_is_not_read(tmp_path):
+    from reinforce.io.outputs import FINGERPRINT_FILE, fingerprint_mismatch
+
+    (tmp_path / FINGERPRINT_FILE).symlink_to("/dev/zero")
+    assert fingerprint_mismatch(tmp_path) == (
+        f"{tmp_path / FINGERPRINT_FILE}: unreadable environment record"
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reinforce import NUMERIC_PINS
 from reinforce.io.errors import ConfigError, DataError
-from reinforce.io.inputs import FINITE_RULE, non_finite_in
+from reinforce.io.inputs import FINITE_RULE, non_finite_in, read_json
 from reinforce.io.names import show
 from reinforce.io.paths import LOGS
 
@@ -250,8 +250,8 @@ def fingerprint_mismatch(folder: str | Path) -> str | None:
     if not recorded_path.exists():
         return None
     try:
-        recorded = json.loads(recorded_path.read_text())
-    except (OSError, ValueError):
+        recorded = read_json(recorded_path)  # a device or FIFO is refused, not read forever
+    except DataError:
         return f"{recorded_path}: unreadable environment record"
     current = environment_fingerprint()
     differences = [

@@ -213,7 +213,10 @@ def committed_environment(root: Path) -> dict | None:
         return None
     section = report.read_text().partition("## Environment")[2]
     match = re.search(r"```json\n(.*?)\n```", section, re.DOTALL)
-    return json.loads(match.group(1)) if match else None
+    try:
+        return json.loads(match.group(1)) if match else None
+    except ValueError:
+        raise VerifyError(f"{report}: its environment block is not valid JSON") from None
 
 
 def reproduced_environment(root: Path) -> dict | None:
