@@ -10,7 +10,7 @@
 #   -- COMMAND [ARGS]               COMMAND executed as is, even one named repro or verify
 set -euo pipefail
 
-BAKED=/opt/reinforce
+BAKED="${REINFORCE_BAKED:-/opt/reinforce}"  # (overridable only so that a test can run verify)
 WORK=/work
 
 say() { printf 'reinforce-image: %s\n' "$*" >&2; }
@@ -51,8 +51,11 @@ repro() {
 
 verify() {
     [ -f "${BAKED}/dvc.lock" ] || die "this image has no committed dvc.lock to reproduce"
-    local tmp
-    tmp="$(mktemp -d /tmp/verify.XXXXXX)"
+    # The copy is removed however verify ends: a failed `dvc repro`, a FAIL, Ctrl-C or SIGTERM.
+    tmp="$(mktemp -d "${TMPDIR:-/tmp}/verify.XXXXXX")"
+    trap 'rm -rf "${tmp}"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     cp -a "${BAKED}/." "${tmp}/"
     chmod -R u+w "${tmp}"
     cd "${tmp}"
@@ -69,9 +72,10 @@ verify() {
     local start=${SECONDS}
     dvc repro --force "$@"
     say "rerun took $((SECONDS - start)) s; comparing with the committed run"
-    # Exit 0 only if dvc.lock is byte-identical; otherwise it names the outputs and the
-    # environment fingerprint fields that differ (reinforce/io/verify.py).
-    exec python -m reinforce.io.verify "${BAKED}" "${tmp}"
+    # Exit 0 only if dvc.lock is byte-identical and every output's files hash to it;
+    # otherwise it names the files, lock entries and environment fingerprint fields that
+    # differ (reinforce/io/verify.py). Not exec'd: the trap then removes the copy.
+    python -m reinforce.io.verify "${BAKED}" "${tmp}"
 }
 
 ensure_writable_home

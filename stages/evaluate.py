@@ -4,7 +4,6 @@ Writes runs/<variant>/eval/{eval.csv, environment.json}.
 """
 
 import argparse
-import json
 import time
 
 from reinforce.agent.evaluate import evaluate_policies
@@ -17,8 +16,8 @@ from reinforce.io.outputs import (
     check_output_folder,
     fingerprint_mismatch,
     log_path,
-    write_atomic,
     write_fingerprint,
+    write_json,
 )
 
 
@@ -61,18 +60,14 @@ def main(argv):
         f"seed; mean return per seed: "
         + ", ".join(f"{seed}: {value:.1f}" for seed, value in per_seed.items())
     )
-    write_atomic(
+    write_json(
         log_path(f"evaluate-{log_label(args)}.json"),
-        json.dumps(
-            {
-                "variant": args.variant,
-                "seeds": list(cfg.seeds),
-                "seconds": seconds,
-                **where,
-            },
-            indent=2,
-        )
-        + "\n",
+        {
+            "variant": args.variant,
+            "seeds": list(cfg.seeds),
+            "seconds": seconds,
+            **where,
+        },
     )
 
 

@@ -6,7 +6,6 @@ wall-clock figures go to the git-ignored logs/train-<variant>.json.
 """
 
 import argparse
-import json
 
 from reinforce.agent.policy import policy_path
 from reinforce.agent.train import train_variant
@@ -24,6 +23,7 @@ from reinforce.io.outputs import (
     log_path,
     write_atomic,
     write_fingerprint,
+    write_json,
 )
 
 
@@ -69,22 +69,18 @@ def main(argv):
         f"train@{log_label(args)}: {len(cfg.seeds)} seeds x {train_cfg.episodes} episodes, "
         f"{result.env_steps} env steps in {result.seconds:.1f} s ({speed:,.0f} steps/s)"
     )
-    write_atomic(
+    write_json(
         log_path(f"train-{log_label(args)}.json"),
-        json.dumps(
-            {
-                "variant": args.variant,
-                "seeds": list(cfg.seeds),
-                "env_steps": result.env_steps,
-                "seconds": result.seconds,
-                "steps_per_second": speed,
-                **where,
-                "environment": environment_fingerprint(),
-                "container": container_identity(),
-            },
-            indent=2,
-        )
-        + "\n",
+        {
+            "variant": args.variant,
+            "seeds": list(cfg.seeds),
+            "env_steps": result.env_steps,
+            "seconds": result.seconds,
+            "steps_per_second": speed,
+            **where,
+            "environment": environment_fingerprint(),
+            "container": container_identity(),
+        },
     )
 
 

@@ -45,6 +45,10 @@ BAD = [
     (with_change("seeds", []), ["seeds", "[]", "non-empty"]),
     (with_change("seeds", [1, 2, 1]), ["seeds", "[1, 2, 1]", "distinct", "repeated: [1]"]),
     (with_change("seeds", [0, -3]), ["seeds", "-3", ">= 0"]),
+    (with_change("seeds", [0.0, 1.5]), ["seeds", "1.5", "integers"]),
+    (with_change("seeds", [0.0, 0]), ["seeds", "repeated: [0]"]),
+    (with_change("train.hidden_dim", 16.5), ["train.hidden_dim", "16.5", "an integer"]),
+    (with_change("train.hidden_dim", float("inf")), ["train.hidden_dim", "inf", "an integer"]),
     (with_change("seeds", "0-9"), ["seeds", "'0-9'", "list"]),
     (
         with_change("env.id", "CartPole-v9"),
@@ -111,3 +115,31 @@ def test_yaml_round_trip_of_tiny_params(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(tiny_params()))
     assert load_config(path).seeds == (0, 1)
+
+
+def test_an_integral_float_is_the_integer_for_every_integer_key():
+    """Issue 28, item 5: `dvc exp run -S train.hidden_dim=16.0` (or `-S 'seeds=[0.0,1.0]'`)
+    writes a float that DVC calls equal to the int and runs no stage. Decided: every integer
+    key takes an integral float as that integer (the same config, so the same bytes);
+    16.5 stays refused (BAD above)."""
+    floats = tiny_params(seeds=[0.0, 1.0])
+    floats["train"]["hidden_dim"] = 16.0
+    floats["train"]["episodes"] = 6.0
+    floats["variants"]["article"]["episodes_per_update"] = 1.0
+    floats["tune"] = {
+        "seeds": [10.0, 11.0],
+        "search": {"value-baseline": {"hidden_dim": [8.0, 16]}},
+    }
+    floats["evaluate"]["seed_offset"] = 1e6
+    floats["report"]["bootstrap_resamples"] = 200.0
+    ints = tiny_params()
+    ints["tune"] = {"seeds": [10, 11], "search": {"value-baseline": {"hidden_dim": [8, 16]}}}
+    got, expected = parse_config(floats), parse_config(ints)
+    assert got == expected
+    assert type(got.train.hidden_dim) is int and all(type(s) is int for s in got.seeds)
+    assert [type(v) for v in got.tune.search["value-baseline"]["hidden_dim"]] == [int, int]
+    assert type(got.evaluate.seed_offset) is int and type(got.tune.seeds[0]) is int
+    assert_refused(
+        with_change("tune.search", {"value-baseline": {"hidden_dim": [16.0, 16]}}),
+        ["tune.search.value-baseline.hidden_dim", "repeated: [16]"],
+    )

@@ -191,3 +191,33 @@ def test_an_env_with_nothing_to_normalize_by_is_one_line(tmp_path, monkeypatch, 
     code, out = _stage(tmp_path, monkeypatch, capsys, "--params", "params.yaml")
     assert code == 2
     assert out.err.count("\n") == 1 and "envs.CartPole-v1.reference_score" in out.err
+
+
+def test_a_reference_below_the_random_policy_is_one_line(tmp_path, monkeypatch, capsys):
+    """Issue 28, item 8. Before: a reference_score below the random policy's return
+    inverted every normalized score of the env, silently."""
+    from reinforce.io.errors import DataError
+
+    envs = {**ENVS, "Pendulum-v1": suite.EnvSettings("Pendulum-v1", None, 5, -2000.0)}
+    make_suite(tmp_path, envs=envs)
+    with pytest.raises(DataError) as caught:
+        suite_report.write_suite_report(config(envs), tmp_path)
+    message = str(caught.value)
+    assert message.startswith(
+        "envs.Pendulum-v1.reference_score: got -2000, below the random policy's mean return -1"
+    )
+    assert "every normalized score would be inverted" in message and "\n" not in message
+    assert not (tmp_path / paths.SUITE_REPORT).exists()
+
+
+def test_a_single_env_study_without_a_suite_layout_is_not_a_suite(tmp_path, monkeypatch, capsys):
+    """Issue 28, item 8. Before: the root study's params asked to run `dvc repro` (its
+    random.csv not found) instead of saying it is not a suite."""
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    code, out = _stage(tmp_path, monkeypatch, capsys, "--params", "params.yaml")
+    assert code == 2
+    assert out.err.splitlines() == [
+        "suite_report: bad parameter: --params: a single-env study (`env: CartPole-v1`), not "
+        "a suite (`envs`), and envs/CartPole-v1 is not there; suite_report reports a suite: "
+        "--params studies/suite/params.yaml --root studies/suite"
+    ]

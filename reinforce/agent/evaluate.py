@@ -17,8 +17,9 @@ from reinforce.agent.policy import load_policy, make_actor, policy_path
 from reinforce.compute.backends import LocalBackend, RayBackend
 from reinforce.compute.workers import Progress
 from reinforce.io.config import EvaluateConfig
-from reinforce.io.env_ids import env_spaces
+from reinforce.io.env_ids import check_spaces, env_spaces
 from reinforce.io.errors import DataError
+from reinforce.io.inputs import regular_file
 from reinforce.io.outputs import EVAL_COLUMNS
 from reinforce.sim.rollout import Episode, run_lockstep
 
@@ -35,13 +36,21 @@ def evaluate_policies(
     env starts from seed cfg.seed_offset + k. Returns rows (seed, episode, return).
     The seeds run in this process, or in groups as the given backend splits them."""
     # The checkpoints travel as bytes: a Ray node need not see train_dir.
-    checkpoints = {seed: read_checkpoint(policy_path(train_dir, seed)) for seed in seeds}
+    shape = check_spaces(env_id, *env_spaces(env_id))
+    checkpoints = {
+        seed: read_checkpoint(policy_path(train_dir, seed), env_id, shape) for seed in seeds
+    }
     return evaluate_checkpoints(checkpoints, env_id, seeds, cfg, backend, label)
 
 
-def read_checkpoint(path: Path) -> bytes:
-    """A checkpoint's bytes, once they load as a policy (torch.load with weights_only):
-    a missing or corrupt file is one line here, not a traceback in a worker."""
+def read_checkpoint(
+    path: Path, env_id: str | None = None, shape: tuple[int, int] | None = None
+) -> bytes:
+    """A checkpoint's bytes, once they load as a policy (torch.load with weights_only) whose
+    every weight is finite and, given env_id's (observation size, actions), whose network
+    fits the env: a missing, corrupt, diverged or foreign file is one line here, not a
+    traceback in a worker (or a policy that acts on NaN logits without complaint)."""
+    regular_file(path)  # /dev/zero would be read until memory runs out
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -50,14 +59,26 @@ def read_checkpoint(path: Path) -> bytes:
         ) from None
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err.strerror})") from None
+    remake = "run `dvc repro --force` for its train stage to remake it"
     try:
-        load_policy(io.BytesIO(data))
+        policy, meta = load_policy(io.BytesIO(data))
     except Exception as err:  # noqa: BLE001  (torch raises many kinds on a bad file)
         kind = type(err).__name__
         raise DataError(
-            f"{path}: not a policy checkpoint of this pipeline ({kind}); run "
-            "`dvc repro --force` for its train stage to remake it"
+            f"{path}: not a policy checkpoint of this pipeline ({kind}); {remake}"
         ) from None
+    for name, tensor in policy.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise DataError(
+                f"{path}: weights {name} hold {bad} of {tensor.numel()} values that are not "
+                f"finite (NaN or infinite): a diverged or damaged policy; {remake}"
+            )
+    if shape is not None and (meta["obs_dim"], meta["n_actions"]) != shape:
+        raise DataError(
+            f"{path}: a policy for {meta['obs_dim']} observations and {meta['n_actions']} "
+            f"actions; {env_id} has {shape[0]} and {shape[1]} (made for another env?); {remake}"
+        )
     return data
 
 

@@ -10,7 +10,6 @@ compiled kernels (about 1.5 s of a stage's start), and none of them among its DV
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,9 +20,8 @@ from reinforce.analysis.tuning_checks import plain_value
 from reinforce.io import paths
 from reinforce.io.config import Config, tuning_results_path
 from reinforce.io.errors import DataError
-from reinforce.io.outputs import atomic_directory, write_atomic
-
-RESULT_COLUMNS = ("candidate", "seed", "final_return", "episodes_to_solve")
+from reinforce.io.inputs import read_tuning_results
+from reinforce.io.outputs import atomic_directory, json_text, write_atomic
 
 
 def candidates(space: dict[str, Sequence]) -> list[dict]:
@@ -36,20 +34,6 @@ def candidate_label(values: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in values.items())
 
 
-def read_results(path: str | Path, keys: Sequence[str]) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: not found; run `dvc repro` to make it")
-    frame = pd.read_csv(path)
-    missing = [c for c in (*RESULT_COLUMNS, *keys) if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path}: missing columns {missing}; its search space in "
-            "params.yaml changed since it was made: run `dvc repro`"
-        )
-    return frame.astype({"episodes_to_solve": "Int64"})
-
-
 def selection(config: Config, root: str | Path = ".") -> tuple[dict[str, dict], pd.DataFrame]:
     """({variant: its selected train values ({} for an untuned variant)}, the summary of
     every tuned variant's candidates)."""
@@ -60,7 +44,7 @@ def selection(config: Config, root: str | Path = ".") -> tuple[dict[str, dict], 
         if not space:
             continue
         table = stats.summarize_candidates(
-            read_results(tuning_results_path(root, name), list(space)), list(space)
+            read_tuning_results(tuning_results_path(root, name), list(space)), list(space)
         )
         expected = len(candidates(space))
         if len(table) != expected:
@@ -104,7 +88,7 @@ def selected_json(name: str, values: dict, config: Config) -> str:
     if values:
         record["rule"] = stats.SELECTION_RULE
         record["tuning_seeds"] = list(config.tune.seeds)
-    return json.dumps(record, indent=2, sort_keys=True) + "\n"
+    return json_text(record, str(paths.selected_path(".", name)))
 
 
 def write_selection(config: Config, root: str | Path = ".") -> dict[str, dict]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +30,8 @@ from reinforce.analysis import (  # noqa: E402
 )
 from reinforce.io import paths  # noqa: E402
 from reinforce.io.config import Config, changed_keys, tuning_results_path  # noqa: E402
-from reinforce.io.outputs import atomic_directory, write_atomic  # noqa: E402
+from reinforce.io.inputs import read_json, read_table, read_tuning_results  # noqa: E402
+from reinforce.io.outputs import atomic_directory, json_text, write_atomic  # noqa: E402
 
 FIGURES = (
     "learning_curves",
@@ -156,8 +156,8 @@ class ReportData:
 
 def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
     root = Path(root)
-    statistics = json.loads((root / stats.STATISTICS_PATH).read_text())
-    seeds = pd.read_csv(root / paths.TABLES / "seeds.csv")
+    statistics = read_json(root / stats.STATISTICS_PATH)
+    seeds = read_table(root / paths.TABLES / "seeds.csv", ("seed", "final_return"))
     runs = stats.read_runs(root / paths.RUNS, list(config.variants))
     metrics = statistics.get("variants", {})
     missing = [v for v in runs if v not in metrics]
@@ -171,9 +171,7 @@ def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
     for name in runs:
         if config.search_space(name):
             path = tuning_results_path(root, name)
-            if not path.exists():
-                raise stats.DataError(f"{path}: not found; run `dvc repro` to make it")
-            tuning[name] = pd.read_csv(path)
+            tuning[name] = read_tuning_results(path, list(config.search_space(name)))
     return ReportData(
         config=config,
         metrics=metrics,
@@ -957,7 +955,7 @@ def report_markdown(data: ReportData) -> str:
     ]
     groups: dict[str, list[str]] = {}
     for name in data.variants:
-        text = json.dumps(data.runs[name].environment, indent=2, sort_keys=True)
+        text = json_text(data.runs[name].environment, paths.REPORT).rstrip("\n")
         groups.setdefault(text, []).append(name)
     if len(groups) > 1:
         lines += ["**The variants were trained in different environments.**", ""]

@@ -22,7 +22,6 @@ Two outputs: metrics.json, the headline DVC metrics file (a few numbers per vari
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -44,8 +43,8 @@ from reinforce.analysis.schema import HEADLINE
 from reinforce.io import paths
 from reinforce.io.config import REFERENCE_VARIANT
 from reinforce.io.errors import DataError
-from reinforce.io.inputs import check_runs, read_table
-from reinforce.io.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten
+from reinforce.io.inputs import check_runs, read_json, read_table
+from reinforce.io.outputs import CURVE_COLUMNS, EVAL_COLUMNS, flatten, json_text
 
 ESTIMATORS = ("iqm", "mean", "median")
 DECIMALS = 6  # every number written to metrics.json and tables is rounded to this
@@ -490,7 +489,7 @@ def read_variant(runs_dir: str | Path, name: str) -> VariantRuns:
     curves = _read_csv(base / "train" / paths.CURVES_FILE, CURVE_COLUMNS)
     evaluation = _read_csv(base / "eval" / paths.EVAL_FILE, EVAL_COLUMNS)
     env_path = base / "train" / "environment.json"
-    environment = json.loads(env_path.read_text()) if env_path.exists() else {}
+    environment = read_json(env_path) if env_path.exists() else {}
     missing = sorted(set(evaluation["seed"]) - set(curves["seed"]))
     if missing:
         raise DataError(f"{base}: seeds {missing} are evaluated but have no training curve")
@@ -628,8 +627,9 @@ def summary_table(metrics: dict) -> pd.DataFrame:
 # output text (fixed formatting: the same numbers give the same bytes)
 
 
-def metrics_json(metrics: dict) -> str:
-    return json.dumps(round_floats(metrics), indent=2, sort_keys=True) + "\n"
+def metrics_json(metrics: dict, name: str = paths.METRICS) -> str:
+    """The text of the JSON output `name`: rounded, strict (reinforce/io/outputs.json_text)."""
+    return json_text(round_floats(metrics), name)
 
 
 def format_cell(value) -> str:
@@ -691,8 +691,8 @@ def aggregate_outputs(
         statistics, seeds = extend(statistics, seeds, runs, chosen)
     seeds = seeds.astype({"episodes_to_solve": "Int64"})
     return {
-        paths.METRICS: metrics_json(headline(statistics, chosen)),
-        STATISTICS_PATH: metrics_json(statistics),
+        paths.METRICS: metrics_json(headline(statistics, chosen), paths.METRICS),
+        STATISTICS_PATH: metrics_json(statistics, STATISTICS_PATH),
         f"{paths.TABLES}/summary.csv": table_csv(
             summary_table({name: statistics["variants"][name] for name in runs})
         ),

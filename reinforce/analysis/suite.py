@@ -61,12 +61,20 @@ Strata = Sequence[np.ndarray]
 
 
 def normalized_score(score, random: float, reference: float, env: str = "") -> np.ndarray:
-    """(score - random) / (reference - random); a DataError when the two are equal (the
-    reference would not be above chance, and nothing could be normalized by it)."""
+    """(score - random) / (reference - random); a DataError unless the reference lies above
+    the random policy's mean return: at it nothing could be normalized by it, and below it
+    every normalized score would be inverted (a better policy scoring lower), silently."""
     if not (math.isfinite(random) and math.isfinite(reference)) or reference == random:
         raise DataError(
             f"{env or 'env'}: the random policy's mean return ({random:g}) and the "
             f"reference score ({reference:g}) must be finite and differ to normalize by them"
+        )
+    if reference < random:
+        raise DataError(
+            f"envs.{env or '<env>'}.reference_score: got {reference:g}, below the random "
+            f"policy's mean return {random:g}: every normalized score would be inverted (a "
+            "better policy scoring lower); allowed: a reference above the random policy's "
+            "return, e.g. the best return there is (docs/suite.md)"
         )
     return (np.asarray(score, dtype=float) - random) / (reference - random)
 

@@ -10,7 +10,6 @@ figures use report.py's style and figure_bytes, the numbers are rounded as stats
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from reinforce.analysis import report, stats, suite  # noqa: E402
 from reinforce.analysis.claims_text import _p  # noqa: E402
 from reinforce.io import paths  # noqa: E402
 from reinforce.io.errors import ConfigError, DataError  # noqa: E402
-from reinforce.io.inputs import read_table  # noqa: E402
+from reinforce.io.inputs import read_json, read_table  # noqa: E402
 from reinforce.io.outputs import EVAL_COLUMNS, atomic_directory, write_atomic  # noqa: E402
 
 METRIC_NAMES = {"iqm": "IQM", "mean": "mean"}
@@ -115,7 +114,7 @@ def load_suite(
         runs = stats.read_runs(base / paths.RUNS, list(variants))
         random = read_table(paths.random_path(base), EVAL_COLUMNS)
         stats_path = base / paths.STATISTICS
-        statistics = json.loads(stats_path.read_text()) if stats_path.exists() else None
+        statistics = read_json(stats_path) if stats_path.exists() else None
         loaded[env_id] = EnvData(env, runs, random, statistics)
     return SuiteData(loaded, list(variants), settings, smoothing_window)
 
@@ -642,9 +641,9 @@ def suite_outputs(data: SuiteData) -> tuple[dict[str, str], dict[str, bytes]]:
     statistics, runs = compute(data)
     statistics = stats.round_floats(_jsonable(statistics))
     texts = {
-        paths.SUITE_STATISTICS: stats.metrics_json(statistics),
+        paths.SUITE_STATISTICS: stats.metrics_json(statistics, paths.SUITE_STATISTICS),
         paths.SUITE_REPORT: suite_markdown(data, statistics),
-        paths.METRICS: stats.metrics_json(headline(statistics)),
+        paths.METRICS: stats.metrics_json(headline(statistics), paths.METRICS),
     }
     for name, text in tables(statistics, runs).items():
         texts[f"{paths.SUITE_TABLES}/{name}"] = text
@@ -656,9 +655,18 @@ def write_suite_report(config, root: str | Path) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"--root: {root} is not a folder")
+    envs = suite_env_settings(config)
+    if not getattr(config, "is_suite", True) and not paths.env_root(root, config.env.id).is_dir():
+        # A single-env study reads as a suite of one only where its outputs are laid out as a
+        # suite's (envs/<id>/ under root); the root study's are not: say so, not "dvc repro".
+        raise ConfigError(
+            f"--params: a single-env study (`env: {config.env.id}`), not a suite (`envs`), and "
+            f"{paths.env_root(root, config.env.id)} is not there; suite_report reports a "
+            "suite: --params studies/suite/params.yaml --root studies/suite"
+        )
     data = load_suite(
         root,
-        suite_env_settings(config),
+        envs,
         list(config.variants),
         stats.BootstrapSettings.from_config(config.report),
         config.report.smoothing_window,

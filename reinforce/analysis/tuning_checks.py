@@ -13,6 +13,7 @@ import pandas as pd
 
 from reinforce.analysis import stats
 from reinforce.io.config import tuning_results_path
+from reinforce.io.inputs import read_tuning_results
 
 
 def _numeric(values: Sequence) -> bool:
@@ -100,9 +101,7 @@ def selection_warnings(config, root: str | Path = ".") -> list[str]:
         space = config.search_space(name)
         if not space:
             continue
-        results = pd.read_csv(tuning_results_path(root, name)).astype(
-            {"episodes_to_solve": "Int64"}
-        )
+        results = read_tuning_results(tuning_results_path(root, name), list(space))
         out += grid_warnings(name, space, stats.summarize_candidates(results, list(space)))
     return out
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reinforce.io.config import Config, load_config
-from reinforce.io.errors import ConfigError, DataError, WorkerFailed
+from reinforce.io.errors import ConfigError, DataError, WorkerFailed, memory_short
 from reinforce.io.names import check_name, show
 from reinforce.io.paths import env_root
 
@@ -46,7 +46,15 @@ def end_like_ctrl_c() -> None:
 
 
 # The errors of a machine's disk rather than of the code: a one-line message, not a traceback.
-MACHINE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+# EFBIG: a file size limit (`ulimit -f`; Python ignores SIGXFSZ, so the write fails).
+MACHINE_ERRNOS = (
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EFBIG,
+)
 
 
 def stage_main(name: str):
@@ -81,8 +89,13 @@ def stage_main(name: str):
             except (DataError, WorkerFailed) as err:
                 print(f"{name}: {err}", file=sys.stderr)
                 return 1
-            except OSError as err:
-                if err.errno not in MACHINE_ERRNOS:
+            except (MemoryError, ImportError, OSError) as err:
+                # Memory short (MemoryError, numpy's ArrayMemoryError, a library that could
+                # not be mapped under `ulimit -v`): the machine's state, one line.
+                if short := memory_short(err):
+                    print(f"{name}: {short}", file=sys.stderr)
+                    return 1
+                if not isinstance(err, OSError) or err.errno not in MACHINE_ERRNOS:
                     raise
                 # A full disk or a read-only folder met anywhere (our outputs, logs/,
                 # Numba's cache, torch's temporary files): the machine's state, not a bug,

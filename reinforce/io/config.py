@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import math
 import typing
 from collections import Counter
@@ -21,6 +20,7 @@ import yaml
 from reinforce.io import paths
 from reinforce.io.env_ids import check_env_id, is_continuous, spec_reward_threshold
 from reinforce.io.errors import ConfigError, DataError
+from reinforce.io.inputs import read_json, regular_file
 from reinforce.io.names import check_name, show
 
 BASELINES = ("none", "value")
@@ -237,12 +237,25 @@ def _type_name(kind) -> str:
     }[kind]
 
 
+def _integral(value: Any) -> tuple[Any, bool]:
+    """(int(value), True) for a float with an integer value (16.0), else (value, False).
+
+    An integer key takes 16.0 as 16: `dvc exp run -S train.hidden_dim=16.0` (or
+    `-S 'seeds=[0.0,1.0]'`) writes the float into params.yaml, and DVC, finding 16.0 == 16,
+    reruns no stage, so refusing it would fail only a later, unrelated experiment. As an int
+    it gives the same config, and so the same bytes, as 16; 16.5 is still refused."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value), True
+    return value, False
+
+
 def _check_type(key: str, value: Any, kind, optional: bool = False) -> Any:
     if value is None and optional:
         return None
     if kind is tuple and isinstance(value, list):  # YAML's sequences; frozen configs hold tuples
         value = tuple(value)
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    value, ok = _integral(value) if kind is int and not ok else (value, ok)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
     if ok and kind is float and not math.isfinite(value):
@@ -469,6 +482,7 @@ def _validate_seeds(raw: Any, key: str = "seeds") -> tuple[int, ...]:
         f"{len(raw):,} seeds",
         f"at most {MAX_SEEDS:,} seeds (each is a training run and a row group of every table)",
     )
+    raw = [_integral(seed)[0] for seed in raw]  # 1.0 is seed 1, as for every integer key
     for seed in raw:
         _require(
             isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, key, seed, allowed
@@ -860,6 +874,8 @@ def read_params(path: str | Path) -> Any:
     """The parsed YAML of a params file, every way it cannot be read as one line."""
     path = Path(path)
     try:
+        # /dev/zero or a FIFO would be read until memory runs out: refused before reading
+        regular_file(path, ConfigError)
         text = path.read_text(encoding="utf-8")
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
@@ -897,12 +913,13 @@ def selected_path(root: str | Path, name: str) -> Path:
 def read_selected(root: str | Path, name: str) -> dict:
     """The values the select stage chose for the variant ({} when it is not tuned)."""
     path = selected_path(root, name)
-    try:
-        return json.loads(path.read_text())["values"]
-    except FileNotFoundError:
-        raise DataError(f"{path}: not found; run `dvc repro` (stage select) to make it") from None
-    except (ValueError, KeyError, TypeError):
-        raise DataError(f"{path}: not a selection file; run `dvc repro` to remake it") from None
+    if not path.exists():
+        raise DataError(f"{path}: not found; run `dvc repro` (stage select) to make it")
+    record = read_json(path)  # every number finite, or one line naming the key
+    values = record.get("values") if isinstance(record, dict) else None
+    if not isinstance(values, dict):
+        raise DataError(f"{path}: not a selection file; run `dvc repro` to remake it")
+    return values
 
 
 def changed_keys(train: TrainConfig, defaults: TrainConfig) -> dict[str, Any]:

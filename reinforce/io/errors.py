@@ -45,3 +45,34 @@ class TrainingDiverged(DataError):
 
 class WorkerFailed(RuntimeError):
     """A worker process that died (killed, out of memory) before it sent its result."""
+
+
+# What a process short of memory meets besides MemoryError (numpy's ArrayMemoryError is
+# one): a shared library that cannot be mapped (libtorch's ImportError, llvmlite's OSError,
+# which blames a missing library), or ENOMEM.
+_MAP_FAILURES = ("failed to map segment", "cannot allocate memory", "could not find/load shared")
+
+
+def memory_short(err: BaseException) -> str | None:
+    """One line saying memory was short, when err is how that shows (else None): a
+    MemoryError, ENOMEM, or a library that failed to map under an address-space limit
+    (`ulimit -v`, RLIMIT_AS), which the library's own message blames on the library."""
+    import errno
+    import resource
+
+    # the first sentence of the first line (llvmlite's goes on to guess at causes)
+    first = (str(err).strip().splitlines() or [""])[0].split(". ")[0][:160]
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    limited = limit != resource.RLIM_INFINITY
+    where = f"; the address-space limit (ulimit -v) is {limit // 2**20:,} MiB" if limited else ""
+    if isinstance(err, MemoryError) or getattr(err, "errno", None) == errno.ENOMEM:
+        what = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    elif isinstance(err, (ImportError, OSError)) and any(
+        text in first.lower() for text in _MAP_FAILURES
+    ):
+        if not limited and "failed to map" not in first.lower():
+            return None  # no limit: the library may be missing indeed
+        what = f"a library could not be loaded: {first}"
+    else:
+        return None
+    return f"memory was short ({what}{where}); no output written"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reinforce import NUMERIC_PINS
 from reinforce.io.errors import ConfigError, DataError
+from reinforce.io.inputs import FINITE_RULE, non_finite_in, read_json
 from reinforce.io.names import show
 from reinforce.io.paths import LOGS, STUDY_OUTPUTS
 
@@ -133,6 +134,26 @@ def write_atomic(path: str | Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def json_text(value, name: str) -> str:
+    """The text of every JSON output (sorted keys, indent 2, a final newline), strict: a NaN
+    or an infinity is no JSON number (json.dumps would write `NaN`/`Infinity`, which strict
+    readers refuse), so one is a one-line DataError naming the output and its key, and
+    nothing is written. Finite numbers give the same bytes as before this check."""
+    if found := non_finite_in(value):
+        key, number, why = found
+        raise DataError(
+            f"{name}: {key} would be {number!r}, {why}; strict JSON holds only "
+            f"{FINITE_RULE.replace('a finite number', 'finite numbers')}: an input holds "
+            "values too large to compute with; nothing written"
+        )
+    return json.dumps(value, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_json(path: str | Path, value) -> None:
+    """value as strict JSON text (json_text) at path, atomically (write_atomic)."""
+    write_atomic(path, json_text(value, str(path)))
 
 
 def _holds_cwd_or_repo(path: Path) -> bool:
@@ -279,9 +300,7 @@ def write_fingerprint(folder: str | Path) -> None:
     if not _noted and (note := promise_note(fingerprint)):
         print(note, file=sys.stderr)
         _noted = True
-    write_atomic(
-        Path(folder) / FINGERPRINT_FILE, json.dumps(fingerprint, indent=2, sort_keys=True) + "\n"
-    )
+    write_json(Path(folder) / FINGERPRINT_FILE, fingerprint)
 
 
 def fingerprint_mismatch(folder: str | Path) -> str | None:
@@ -290,8 +309,8 @@ def fingerprint_mismatch(folder: str | Path) -> str | None:
     if not recorded_path.exists():
         return None
     try:
-        recorded = json.loads(recorded_path.read_text())
-    except (OSError, ValueError):
+        recorded = read_json(recorded_path)  # a device or FIFO is refused, not read forever
+    except DataError:
         return f"{recorded_path}: unreadable environment record"
     current = environment_fingerprint()
     differences = [
