@@ -44,6 +44,7 @@ def main(argv):
         write_atomic(tmp / paths.RESULTS_FILE, results_csv(search.results))
         write_fingerprint(tmp)
     write_study(search, paths.study_path(args.root, args.variant))
+    print(f"tune@{log_label(args)}: {search.work_line()}")
     for row in summarize(cfg, args.variant, search.results).to_dict("records"):
         values = ", ".join(f"{key}={row[key]:.4g}" if isinstance(row[key], float) else
                            f"{key}={row[key]}" for key in space)  # fmt: skip

@@ -67,6 +67,16 @@ class Search:
     results: pd.DataFrame
     study: optuna.Study
     storage: optuna.storages.BaseStorage
+    episodes_trained: int  # per tuning seed, over every trial and rung run
+    episodes_unpruned: int  # what the same trials would train without pruning
+
+    def work_line(self) -> str:
+        trials = self.results.drop_duplicates("trial")
+        pruned = int((trials["state"] == "pruned").sum())
+        return (
+            f"{len(trials)} trials, {pruned} pruned; {self.episodes_trained} episodes per "
+            f"tuning seed trained, against {self.episodes_unpruned} without pruning"
+        )
 
 
 def make_sampler(tune: TuneConfig) -> optuna.samplers.BaseSampler:
@@ -136,6 +146,8 @@ def tune_variant(
         batch = [study.ask(dists) for _ in range(min(tune.batch, total - start))]
         rows += runner.run_batch(study, batch, base)
     return Search(
+        episodes_trained=runner.episodes_trained,
+        episodes_unpruned=runner.episodes_unpruned,
         results=pd.DataFrame(rows, columns=result_columns(list(space))).astype(
             {"episodes_to_solve": "Int64"}
         ),
@@ -157,10 +169,14 @@ class TrialRunner:
         self.seeds = list(config.tune.seeds)
         self.reported: dict[int, int] = {}  # trial number -> last step reported
         self.returns: dict[int, dict[int, list[float]]] = {}  # trial -> seed -> its returns
+        self.episodes_trained = self.episodes_unpruned = 0
 
     def run_batch(self, study: optuna.Study, batch: list, base: TrainConfig) -> list[dict]:
         tune, env = self.config.tune, self.config.env
         alive, rows = list(batch), []
+        self.episodes_unpruned += sum(
+            dataclasses.replace(base, **trial.params).episodes for trial in batch
+        )
         for budget in [*tune.rungs(base.episodes), None]:  # None: the full budget
             configs = [dataclasses.replace(base, **trial.params) for trial in alive]
             if budget is not None:
@@ -226,6 +242,7 @@ class TrialRunner:
         """Each config on all tuning seeds, the configs shared by the backend's workers:
         [(seed -> training returns, seed -> final return or None)] in configs' order."""
         evaluate = final and self.config.tune.criterion == "final-return"
+        self.episodes_trained += sum(cfg.episodes for cfg in configs)
         episodes = sum(cfg.episodes for cfg in configs) * len(self.seeds)
         first, last = numbers[0], numbers[-1]
         label = (
