@@ -713,11 +713,15 @@ CRITERION_WORDS = {
 }
 
 
+CRITERION_NAMES = {"mean-return": "mean training return over the budget",
+                   "final-return": "final return"}  # fmt: skip
+
+
 def selection_rule(criterion: str) -> str:
     """The rule summarize_trials applies, in words (the report and selected/*.json say it)."""
     return (
         f"the highest IQM over the tuning seeds of each seed's "
-        f"{CRITERION_WORDS[criterion]}, among the trials that ran their full budget (not "
+        f"{CRITERION_NAMES[criterion]}, among the trials that ran their full budget (not "
         "pruned); ties (equal after rounding) go to the lowest median episodes-to-solve, "
         "unsolved seeds counted as never, then to the earliest trial"
     )

@@ -61,6 +61,11 @@ def summarize(config, name: str, results: pd.DataFrame) -> pd.DataFrame:
     return stats.summarize_trials(results, list(config.search_space(name)), config.tune.criterion)
 
 
+def _short(value):
+    """A value as a warning shows it: a float to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else value
+
+
 def _numeric(values: Sequence) -> bool:
     return (
         all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
@@ -188,7 +193,7 @@ def grid_warnings(
     complete = table[table["state"] == "complete"]
     top = complete["value"].max()
     tied = complete[complete["value"] == top]
-    label = ", ".join(f"{k}={plain_value(chosen[k])}" for k in space)
+    label = ", ".join(f"{k}={_short(plain_value(chosen[k]))}" for k in space)
     if len(tied) > 1:
         medians = tied["median_episodes_to_solve"]
         by = (
@@ -197,13 +202,17 @@ def grid_warnings(
             and (medians == chosen["median_episodes_to_solve"]).sum() > 1
             else "the tie-breaker (median episodes to solve)"
         )
-        words = stats.CRITERION_WORDS[criterion].split(" (")[0]
-        warnings.append(
-            f"{name}: {len(tied)} of {len(complete)} complete trials tie on the criterion "
-            f"(IQM {top:g} of the {words} on the tuning seeds), so {by} chose {label}; "
+        firmer = (
             "the criterion saturates here: more tuning seeds or a criterion that does not "
             '(tune.criterion: mean-return; docs/report.md, "Tuning warnings") would make '
             "the choice firmer"
+            if criterion == "final-return"
+            else "more tuning seeds would make the choice firmer"
+        )
+        warnings.append(
+            f"{name}: {len(tied)} of {len(complete)} complete trials tie on the criterion "
+            f"(IQM {top:g} of the {stats.CRITERION_NAMES[criterion]} on the tuning seeds), "
+            f"so {by} chose {label}; {firmer}"
         )
     for key, spec in space.items():
         line = edge_warning(name, key, spec, plain_value(chosen[key]), train)
