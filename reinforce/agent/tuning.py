@@ -113,7 +113,7 @@ def tune_variant(
     label: str | None = None,
 ) -> Search:
     """Run the variant's Optuna study on tune.seeds. results: a row per trial and seed
-    (selection.RESULT_COLUMNS, the searched keys after `episodes`), trials in order."""
+    (result_columns: the searched keys after `episodes`), trials in order."""
     space = config.search_space(name)
     if not space:
         raise ConfigError(
@@ -157,8 +157,9 @@ def tune_variant(
 
 
 def result_columns(keys: Sequence[str]) -> list[str]:
-    return ["trial", "state", "episodes", *keys, "seed", "mean_return", "final_return",
-            "episodes_to_solve"]  # fmt: skip
+    """results.csv's columns: tuning_checks.RESULT_COLUMNS, the searched keys after episodes."""
+    fixed = list(tuning_checks.RESULT_COLUMNS)
+    return [*fixed[:3], *keys, *fixed[3:]]
 
 
 class TrialRunner:
