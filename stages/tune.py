@@ -1,13 +1,15 @@
-"""DVC stage tune@<variant>: train and evaluate every candidate of the variant's search
-space (tune.search.<variant>) on the tuning seeds (tune.seeds).
+"""DVC stage tune@<variant>: the variant's Optuna study (tune.search.<variant>, tune.sampler,
+tune.trials, tune.pruner) trained on the tuning seeds (tune.seeds).
 
-Writes tuning/search/<variant>/{results.csv, environment.json}.
+Writes tuning/search/<variant>/{results.csv, environment.json}, and the study for
+optuna-dashboard to tuning/studies/<variant>.log (no DVC output: its bytes hold the times
+the trials ran).
 """
 
 import argparse
 
-from reinforce.agent.tuning import tune_variant
-from reinforce.analysis.stats import summarize_candidates, table_csv
+from reinforce.agent.tuning import results_csv, tune_variant, write_study
+from reinforce.analysis.tuning_checks import summarize
 from reinforce.compute.backends import open_backend
 from reinforce.io import paths
 from reinforce.io.cli import add_study_arguments, load_study, log_label, stage_main
@@ -36,18 +38,26 @@ def main(argv):
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
         if line := backend.summary():
             print(f"tune@{log_label(args)}: {line}", flush=True)
-        results = tune_variant(cfg, args.variant, backend=backend, label=f"tune@{log_label(args)}")
+        search = tune_variant(cfg, args.variant, backend=backend, label=f"tune@{log_label(args)}")
     with atomic_directory(paths.search_dir(args.root, args.variant)) as tmp:
-        write_atomic(tmp / paths.RESULTS_FILE, table_csv(results))
+        write_atomic(tmp / paths.RESULTS_FILE, results_csv(search.results))
         write_fingerprint(tmp)
-    summary = summarize_candidates(results, list(space))
-    for row in summary.to_dict("records"):
-        values = ", ".join(f"{key}={row[key]}" for key in space)
+    write_study(search, paths.study_path(args.root, args.variant))
+    print(f"tune@{log_label(args)}: {search.work_line()}")
+    for row in summarize(cfg, args.variant, search.results).to_dict("records"):
+        values = ", ".join(f"{key}={row[key]:.4g}" if isinstance(row[key], float) else
+                           f"{key}={row[key]}" for key in space)  # fmt: skip
         median = row["median_episodes_to_solve"]
-        print(
-            f"tune@{log_label(args)}: {values}: final-return IQM {row['final_return_iqm']:.1f}, "
-            f"solved {row['solve_rate']:.0%}, median episodes to solve "
+        outcome = (
+            f"{cfg.tune.criterion} {row['value']:.1f}, solved {row['solve_rate']:.0%}, "
+            f"median episodes to solve "
             f"{'never' if median is None or median != median else f'{median:g}'}"
+            if row["state"] == "complete"
+            else f"pruned at {row['episodes']} episodes (mean return so far, IQM "
+            f"{row['mean_return_iqm']:.1f})"
+        )
+        print(
+            f"tune@{log_label(args)}: trial {row['trial']}: {values}: {outcome}"
             f"{'  <- chosen' if row['chosen'] else ''}"
         )
 

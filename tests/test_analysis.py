@@ -13,7 +13,7 @@ import pytest
 from scipy import stats as sps
 
 from reinforce.analysis import claims, measures, survival, tuning_checks
-from reinforce.analysis.stats import summarize_candidates
+from reinforce.analysis.stats import summarize_trials
 from reinforce.io.config import TrainConfig
 from tests.test_stats import write_params, write_runs
 
@@ -234,11 +234,12 @@ def test_claims_of_a_faster_variant(tmp_path, monkeypatch):
 def candidates_table(rows) -> pd.DataFrame:
     frame = pd.DataFrame(
         [
-            {"candidate": c, "lr": lr, "seed": s, "final_return": f, "episodes_to_solve": e}
+            {"trial": c, "state": "complete", "episodes": 10, "lr": lr, "seed": s,
+             "mean_return": f, "final_return": f, "episodes_to_solve": e}
             for c, lr, s, f, e in rows
         ]
-    )
-    return summarize_candidates(frame.astype({"episodes_to_solve": "Int64"}), ["lr"])
+    )  # fmt: skip
+    return summarize_trials(frame.astype({"episodes_to_solve": "Int64"}), ["lr"], "final-return")
 
 
 def test_tie_and_edge_of_grid_warnings():
@@ -251,9 +252,9 @@ def test_tie_and_edge_of_grid_warnings():
         ]
     )
     assert table.loc[table["chosen"], "lr"].item() == 0.003
-    warnings = tuning_checks.grid_warnings("ac", space, table)
+    warnings = tuning_checks.grid_warnings("ac", space, table, "final-return")
     assert len(warnings) == 2
-    assert "4 of 4 candidates tie on the primary criterion" in warnings[0]
+    assert "4 of 4 complete trials tie on the criterion (IQM 500 of the final return" in warnings[0]
     assert "tie-breaker (median episodes to solve) chose lr=0.003" in warnings[0]
     assert "the chosen lr=0.003 is the largest value of its grid" in warnings[1]
     assert "[0.002, 0.003, 0.0045, 0.00675]" in warnings[1]
@@ -287,21 +288,26 @@ def test_select_prints_the_warnings_and_writes_the_same_selection(tmp_path, caps
         "env": {"id": "CartPole-v1", "solved_threshold": 475, "solve_window": 5},
         "seeds": [0],
         "variants": {"article": {"lr": 0.01}, "tuned": {"baseline": "value"}},
-        "tune": {"seeds": [10, 11], "search": {"tuned": {"lr": [0.001, 0.01, 0.1]}}},
+        "tune": {
+            "seeds": [10, 11],
+            "criterion": "final-return",
+            "search": {"tuned": {"lr": [0.001, 0.01, 0.1]}},
+        },
     }
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     folder = tmp_path / "tuning" / "search" / "tuned"
     folder.mkdir(parents=True)
     (folder / "results.csv").write_text(
-        "candidate,lr,seed,final_return,episodes_to_solve\n"
-        "1,0.001,10,500.0,90\n1,0.001,11,500.0,80\n2,0.01,10,500.0,120\n"
-        "2,0.01,11,500.0,130\n3,0.1,10,20.0,\n3,0.1,11,30.0,\n"
+        "trial,state,episodes,lr,seed,mean_return,final_return,episodes_to_solve\n"
+        "0,complete,9,0.001,10,90,500.0,90\n0,complete,9,0.001,11,90,500.0,80\n"
+        "1,complete,9,0.01,10,90,500.0,120\n1,complete,9,0.01,11,90,500.0,130\n"
+        "2,complete,9,0.1,10,9,20.0,\n2,complete,9,0.1,11,9,30.0,\n"
     )
     monkeypatch.chdir(tmp_path)
     assert stage.main([]) == 0
     out = capsys.readouterr().out
     assert "; tuned: lr=0.001" in out
-    assert "select: warning: tuned: 2 of 3 candidates tie" in out
+    assert "select: warning: tuned: 2 of 3 complete trials tie" in out
     assert "select: warning: tuned: the chosen lr=0.001 is the smallest value" in out
     assert json.loads((tmp_path / "tuning/selected/tuned.json").read_text())["values"] == {
         "lr": 0.001

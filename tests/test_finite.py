@@ -101,7 +101,7 @@ def test_select_refuses_an_infinite_candidate(restore):
     assert result.returncode == 1
     assert one_line(result) == (
         f"select: {path.relative_to(project)}: row 2, column final_return: got 'inf', "
-        f"infinite; {RULE}; {REMAKE}"
+        f"infinite; {RULE} or an empty cell; {REMAKE}"
     )
     _set_cell(path, 2, "final_return", "9.5")
     _set_cell(path, 3, "lr", "1e999")  # a searched key read as a number: finite too

@@ -223,6 +223,31 @@ def test_stages_on_the_cluster_give_the_bytes_of_local(cluster, tmp_path, monkey
         assert all(task["node_ip"] == "127.0.0.1" and task["seconds"] > 0 for task in log["tasks"])
 
 
+def test_a_pruned_tpe_study_on_the_cluster_gives_the_bytes_of_local(cluster, monkeypatch):
+    """Trials of a batch run as Ray tasks and finish in any order; they are told to the
+    study in trial order, so the trials, the pruning and results.csv are local's bytes."""
+    from reinforce.agent.tuning import results_csv, tune_variant
+
+    params = tiny_params()
+    params["train"]["episodes"] = 12
+    params["tune"].update(
+        sampler="tpe",
+        trials=4,
+        batch=2,
+        pruner="successive-halving",
+        search={"value-baseline": {"lr": {"low": 1e-6, "high": 0.05, "log": True}}},
+    )
+    config = parse_config(params)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with open_backend(ComputeConfig(backend="ray", ray_address=cluster.address)) as backend:
+        on_ray = tune_variant(config, "value-baseline", backend=backend)
+        tasks = backend.describe()["tasks"]
+    local = tune_variant(config, "value-baseline")
+    assert results_csv(on_ray.results) == results_csv(local.results)
+    assert [t.params for t in on_ray.study.trials] == [t.params for t in local.study.trials]
+    assert len(tasks) >= 4  # every trial of a batch was a task of its own
+
+
 def test_a_node_removed_mid_stage_gives_the_same_bytes(cluster, monkeypatch):
     from reinforce.agent.train import train_variant
 

@@ -1,10 +1,12 @@
-"""The selection: each tuned variant's candidate, chosen from its results on the tuning seeds.
+"""The selection: each tuned variant's trial, chosen from its results on the tuning seeds.
 
 select (stages/select.py) reads tuning/search/<variant>/results.csv, which tune@<variant>
 (reinforce/agent/tuning.py) wrote, and writes tuning/selected/<variant>.json and
-tuning/candidates.csv by the rule stats.summarize_candidates (stats.SELECTION_RULE in
-words). Apart from tuning.py so that select imports no training code: neither torch nor the
-compiled kernels (about 1.5 s of a stage's start), and none of them among its DVC deps.
+tuning/candidates.csv by the rule stats.summarize_trials (stats.selection_rule in words).
+It reads nothing else: no reporting seed's output (runs/) is ever opened, and a
+results.csv holding any seed but the tuning seeds is refused. Apart from tuning.py so
+that select imports no training code: neither torch, Optuna nor the compiled kernels, and
+none of them among its DVC deps.
 """
 
 from __future__ import annotations
@@ -16,12 +18,24 @@ from pathlib import Path
 import pandas as pd
 
 from reinforce.analysis import stats
-from reinforce.analysis.tuning_checks import plain_value
+from reinforce.analysis.tuning_checks import plain_value, read_variant, summarize
 from reinforce.io import paths
 from reinforce.io.config import Config, tuning_results_path
 from reinforce.io.errors import DataError
-from reinforce.io.inputs import read_tuning_results
 from reinforce.io.outputs import atomic_directory, json_text, write_atomic
+
+SUMMARY_COLUMNS = [
+    "variant",
+    "trial",
+    "values",
+    "state",
+    "episodes",
+    "value",
+    "mean_return_iqm",
+    "solve_rate",
+    "median_episodes_to_solve",
+    "chosen",
+]
 
 
 def candidates(space: dict[str, Sequence]) -> list[dict]:
@@ -34,50 +48,39 @@ def candidate_label(values: dict) -> str:
     return ", ".join(f"{key}={value}" for key, value in values.items())
 
 
+def expected_trials(config: Config, name: str) -> int:
+    """How many trials tune@<variant> runs: the grid's combinations, or tune.trials."""
+    if config.tune.sampler == "grid":
+        return len(candidates(config.search_space(name)))
+    return config.tune.trials
+
+
 def selection(config: Config, root: str | Path = ".") -> tuple[dict[str, dict], pd.DataFrame]:
     """({variant: its selected train values ({} for an untuned variant)}, the summary of
-    every tuned variant's candidates)."""
-    chosen, tables = {}, []
+    every tuned variant's trials)."""
+    chosen, frames = {}, []
     for name in config.variants:
         space = config.search_space(name)
         chosen[name] = {}
         if not space:
             continue
-        table = stats.summarize_candidates(
-            read_tuning_results(tuning_results_path(root, name), list(space)), list(space)
-        )
-        expected = len(candidates(space))
-        if len(table) != expected:
+        table = summarize(config, name, read_variant(config, name, root))
+        expected = expected_trials(config, name)
+        if len(table) != expected or not table["chosen"].any():
             raise DataError(
-                f"{tuning_results_path(root, name)}: {len(table)} candidates, but "
-                f"tune.search.{name} has {expected}: run `dvc repro`"
+                f"{tuning_results_path(root, name)}: {len(table)} trials "
+                f"({int((table['state'] == 'complete').sum())} complete), but tune.search."
+                f"{name} with tune.sampler {config.tune.sampler} has {expected}: run `dvc repro`"
             )
         row = table[table["chosen"]].iloc[0]
         chosen[name] = {key: plain_value(row[key]) for key in space}
-        tables.append(table.assign(variant=name))
-    columns = [
-        "variant",
-        "candidate",
-        "values",
-        "seeds",
-        "final_return_iqm",
-        "solve_rate",
-        "median_episodes_to_solve",
-        "chosen",
-    ]
-    summary = pd.DataFrame(columns=columns)
-    if tables:
-        frames = []
-        for table in tables:
-            keys = [c for c in table.columns if c not in columns]
-            table = table.assign(
-                values=[
-                    candidate_label({k: plain_value(r[k]) for k in keys})
-                    for _, r in table.iterrows()
-                ]
-            )
-            frames.append(table[columns])
-        summary = pd.concat(frames, ignore_index=True)
+        labels = [
+            candidate_label({k: plain_value(r[k]) for k in space}) for _, r in table.iterrows()
+        ]
+        frames.append(table.assign(variant=name, values=labels)[SUMMARY_COLUMNS])
+    summary = (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SUMMARY_COLUMNS)
+    )
     return chosen, summary
 
 
@@ -86,7 +89,7 @@ def selected_json(name: str, values: dict, config: Config) -> str:
     elsewhere in the search leaves it (and the variant's training) untouched."""
     record = {"variant": name, "values": values}
     if values:
-        record["rule"] = stats.SELECTION_RULE
+        record["rule"] = stats.selection_rule(config.tune.criterion)
         record["tuning_seeds"] = list(config.tune.seeds)
     return json_text(record, str(paths.selected_path(".", name)))
 

@@ -29,8 +29,8 @@ from reinforce.analysis import (  # noqa: E402
     tuning_checks,
 )
 from reinforce.io import paths  # noqa: E402
-from reinforce.io.config import Config, changed_keys, tuning_results_path  # noqa: E402
-from reinforce.io.inputs import read_json, read_table, read_tuning_results  # noqa: E402
+from reinforce.io.config import Config, Range, changed_keys  # noqa: E402
+from reinforce.io.inputs import read_json, read_table  # noqa: E402
 from reinforce.io.outputs import atomic_directory, json_text, write_atomic  # noqa: E402
 
 FIGURES = (
@@ -167,11 +167,11 @@ def load_report_data(config: Config, root: str | Path = ".") -> ReportData:
             "the aggregate stage first (dvc repro)"
         )
     chosen = {name: config.selected_values(root, name) for name in runs}
-    tuning = {}
-    for name in runs:
-        if config.search_space(name):
-            path = tuning_results_path(root, name)
-            tuning[name] = read_tuning_results(path, list(config.search_space(name)))
+    tuning = {
+        name: tuning_checks.read_variant(config, name, root)
+        for name in runs
+        if config.search_space(name)
+    }
     return ReportData(
         config=config,
         metrics=metrics,
@@ -617,42 +617,16 @@ def _log_scale(key: str, values) -> bool:
     )
 
 
-def sensitivity_lines(data: ReportData) -> dict[str, list[dict]]:
-    """Per searched key: a line per tuned variant, the final-return IQM over the tuning
-    seeds (with its CI) at each candidate value. With several searched keys, a key's line
-    is the slice through the chosen candidate: the other keys at their chosen values."""
-    lines: dict[str, list[dict]] = {}
-    for name, results in data.tuning.items():
-        space, chosen = data.config.search_space(name), data.chosen[name]
-        for key, values in space.items():
-            rows = results
-            for other in space:
-                if other != key:
-                    rows = rows[rows[other] == chosen[other]]
-            points = []
-            for value in values:
-                finals = rows.loc[rows[key] == value, "final_return"].to_numpy(dtype=float)
-                if not len(finals):
-                    continue
-                low, high = stats.bootstrap_ci(
-                    (finals,), stats.iqm, data.settings, name, "tune", key, repr(value)
-                )
-                points.append(
-                    {
-                        "value": value,
-                        "iqm": float(stats.iqm(finals)),
-                        "low": low,
-                        "high": high,
-                        "chosen": value == chosen.get(key),
-                    }
-                )
-            lines.setdefault(key, []).append({"variant": name, "points": points})
-    return lines
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def plot_sensitivity(data: ReportData):
-    lines = sensitivity_lines(data)
-    if not lines:
+    """The trials of every tuned variant: a row per variant, a panel per searched key, each
+    complete trial's criterion value (IQM over the tuning seeds) against its value of the
+    key; pruned trials as crosses on the bottom edge (they have no criterion value), the
+    chosen trial starred, a range's bounds dashed."""
+    if not data.tuning:
         fig, ax = plt.subplots(figsize=(6, 2.2))
         ax.text(
             0.5,
@@ -664,69 +638,56 @@ def plot_sensitivity(data: ReportData):
         )
         ax.set_axis_off()
         return fig
-    fig, axes = _grid(len(lines), 5.2, 3.8, sharey=True)
-    seeds = ", ".join(str(s) for s in data.config.tune.seeds)
-    for ax, (key, variant_lines) in zip(axes, lines.items()):
-        values = []
-        for line in variant_lines:
-            color = data.colors[line["variant"]]
-            xs = [p["value"] for p in line["points"]]
-            values += xs
-            ax.plot(
-                xs,
-                [p["iqm"] for p in line["points"]],
-                color=color,
-                marker="o",
-                linewidth=1.8,
-                label=line["variant"],
-            )
-            for p in line["points"]:
-                if p["low"] is not None:
-                    ax.plot(
-                        [p["value"]] * 2,
-                        [p["low"], p["high"]],
-                        color=color,
-                        linewidth=5,
-                        alpha=0.3,
-                        solid_capstyle="butt",
-                    )
-                if p["chosen"]:
-                    ax.plot(
-                        [p["value"]],
-                        [p["iqm"]],
-                        marker="*",
-                        markersize=15,
-                        color=color,
-                        markeredgecolor="black",
-                        linestyle="none",
-                    )
-        if _log_scale(key, values):
-            ax.set_xscale("log")
-        ax.set_xticks(
-            sorted(set(values)),
-            [f"{v:g}" if isinstance(v, float) else str(v) for v in sorted(set(values))],
-        )
-        ax.minorticks_off()
-        ax.set_xlabel(f"{key} (candidate values)")
-        ax.set_ylabel("Final return, IQM over tuning seeds")
-        if data.config.env.solved_threshold is not None:
-            ax.axhline(data.config.env.solved_threshold, color="0.4", linestyle="--", linewidth=0.9)
-        ax.plot(
-            [],
-            [],
-            marker="*",
-            markersize=12,
-            color="0.5",
-            markeredgecolor="black",
-            linestyle="none",
-            label="chosen",
-        )
-        ax.legend(loc="best", fontsize=8)
-    ci = f"{data.config.report.ci:.0%}"
-    fig.suptitle(
-        f"Hyperparameter sensitivity on the tuning seeds ({seeds}); bar: {ci} bootstrap CI",
-        fontsize=11,
+    cfg = data.config
+    width = max(len(cfg.search_space(name)) for name in data.tuning)
+    fig, axes = plt.subplots(
+        len(data.tuning), width, figsize=(4.6 * width, 3.4 * len(data.tuning)), squeeze=False
     )
+    for row, (name, results) in zip(axes, data.tuning.items()):
+        space = cfg.search_space(name)
+        table = tuning_checks.summarize(cfg, name, results)
+        weights = tuning_checks.importances(space, table) or {}
+        complete, pruned = table[table["state"] == "complete"], table[table["state"] != "complete"]
+        color = data.colors[name]
+        for ax, (key, spec) in zip(row, space.items()):
+            ax.plot(complete[key], complete["value"], "o", color=color, alpha=0.8, label="trial")
+            if len(pruned):
+                ax.plot(
+                    pruned[key],
+                    [0.02] * len(pruned),
+                    "x",
+                    color="0.45",
+                    transform=ax.get_xaxis_transform(),
+                    label="pruned",
+                )
+            best = table[table["chosen"]]
+            ax.plot(
+                best[key],
+                best["value"],
+                "*",
+                markersize=15,
+                color=color,
+                markeredgecolor="black",
+                label="chosen",
+            )
+            values = list(table[key])
+            if isinstance(spec, Range):
+                for bound in (spec.low, spec.high):
+                    ax.axvline(bound, color="0.6", linestyle="--", linewidth=0.8)
+                values += [spec.low, spec.high]
+            if (isinstance(spec, Range) and spec.log) or (
+                not isinstance(spec, Range) and _log_scale(key, values)
+            ):
+                ax.set_xscale("log")
+            weight = f", importance {weights[key]:.2f}" if key in weights else ""
+            ax.set_title(f"{name}: {key}{weight}", fontsize=10)
+            ax.set_xlabel(key)
+            ax.legend(loc="best", fontsize=7)
+        row[0].set_ylabel(f"{cfg.tune.criterion}, IQM over tuning seeds", fontsize=9)
+        for ax in row[len(space) :]:
+            ax.set_visible(False)
+    seeds = ", ".join(str(s) for s in cfg.tune.seeds)
+    fig.suptitle(f"Tuning trials on the tuning seeds ({seeds}) only", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -830,11 +791,12 @@ FIGURE_CAPTIONS = {
     "performance_profile": "For each threshold, the fraction of seeds whose final return "
     "reaches it, with a bootstrap CI band. A curve above another "
     "everywhere is better at every level of ambition.",
-    "sensitivity": "Final return against each searched value, on the tuning seeds only "
-    "(never the reporting seeds): the IQM over the tuning seeds with its "
-    "bootstrap CI, one line per tuned variant, the chosen value starred. A "
-    "flat line means the choice matters little; a peak at the edge of the "
-    "grid means the search space should be widened.",
+    "sensitivity": "Every tuning trial, on the tuning seeds only (never the reporting "
+    "seeds): its criterion value (the IQM over the tuning seeds) against its value of "
+    "each searched key, a row per tuned variant; pruned trials are crosses on the bottom "
+    "edge, the chosen trial is starred, a range's bounds are dashed, and each panel's "
+    "title gives the key's importance. A flat cloud means the key matters little; the "
+    "best trials crowding a bound mean the range should be widened.",
 }
 
 
@@ -964,8 +926,50 @@ def report_markdown(data: ReportData) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def _space_phrase(spec) -> str:
+    if isinstance(spec, Range):
+        return spec.describe()
+    return "one of " + ", ".join(_yaml_value(v) for v in spec)
+
+
+def tuning_method(cfg: Config) -> str:
+    """How the tuned variants were searched, in words."""
+    tune = cfg.tune
+    if tune.sampler == "grid":
+        how = "every combination of the listed values (a grid), one trial each"
+    else:
+        sampler = {"tpe": "Optuna's TPE sampler", "random": "Optuna's random sampler"}
+        how = (
+            f"{tune.trials} trials drawn by {sampler[tune.sampler]} (seed "
+            f"{tune.sampler_seed}; TPE's first batch at random)"
+            if tune.sampler == "tpe"
+            else f"{tune.trials} trials drawn by {sampler[tune.sampler]} (seed {tune.sampler_seed})"
+        )
+    how += (
+        f", proposed {tune.batch} at a time, each batch trained in parallel and told to "
+        "the study in trial order"
+    )
+    if tune.pruner == "none":
+        prune = "No pruner: every trial trained its full budget."
+    else:
+        rule = {
+            "median": "Optuna's median rule (below the median of the completed trials at "
+            "the same step)",
+            "successive-halving": "Optuna's asynchronous successive halving (outside the "
+            f"top 1/{tune.reduction_factor} of the values reported at the rung)",
+        }[tune.pruner]
+        prune = (
+            f"Pruner: {rule}, judging each trial at rungs of {tune.first_rung:g} x "
+            f"{tune.reduction_factor}^k of its budget on the IQM of the seeds' mean "
+            "training return so far; a pruned trial trained its rung only, a survivor was "
+            "trained again from its first episode (which its rung run repeats exactly)."
+        )
+    return f"Each tuned variant: {how}. {prune}"
+
+
 def tuning_markdown(data: ReportData) -> list[str]:
-    """The tuning section: which seeds, which rule, every candidate and the choice."""
+    """The tuning section: seeds, method, criterion and rule, then per tuned variant its
+    space, every trial, each key's importance and the warnings."""
     cfg = data.config
     if not data.tuning:
         return [
@@ -979,43 +983,71 @@ def tuning_markdown(data: ReportData) -> list[str]:
     lines = [
         "## Tuning",
         "",
-        f"Tuned variants tried every candidate of their search space (`tune.search`) on "
-        f"the tuning seeds ({seeds}), which are disjoint from the reporting seeds: no "
-        f"number in the Results below comes from a seed anything was chosen on. "
-        f"Selection rule: {stats.SELECTION_RULE}. Untuned variants "
-        f"({', '.join(v for v in data.variants if v not in data.tuning)}) are trained "
-        "exactly as written.",
+        f"Tuned variants were searched (`tune`) on the tuning seeds ({seeds}), which are "
+        "disjoint from the reporting seeds: no number in the Results below comes from a "
+        f"seed anything was chosen on. {tuning_method(cfg)}",
         "",
-        "| variant | candidate | final IQM (tuning seeds) | solved | median episodes to "
-        "solve | chosen |",
-        "|---|---|---|---|---|---|",
+        f"**Criterion**: {stats.CRITERION_WORDS[cfg.tune.criterion]} (`tune.criterion: "
+        f"{cfg.tune.criterion}`). Selection rule: {stats.selection_rule(cfg.tune.criterion)}. "
+        "Untuned variants "
+        f"({', '.join(v for v in data.variants if v not in data.tuning)}) are trained "
+        "exactly as written. Each study is in `tuning/studies/<variant>.log` "
+        "(`optuna-dashboard tuning/studies/<variant>.log`; not versioned: it records when "
+        "each trial ran).",
+        "",
     ]
+    warnings = []
     for name, results in data.tuning.items():
-        space = list(cfg.search_space(name))
-        for row in stats.summarize_candidates(results, space).to_dict("records"):
-            text = ", ".join(f"`{k}: {_yaml_value(row[k])}`" for k in space)
+        space = cfg.search_space(name)
+        table = tuning_checks.summarize(cfg, name, results)
+        lines += [
+            f"### {name}",
+            "",
+            "Search space: "
+            + "; ".join(f"`{key}` {_space_phrase(spec)}" for key, spec in space.items())
+            + ".",
+            "",
+        ]
+        weights = tuning_checks.importances(space, table)
+        if weights:
+            lines += [
+                "Importance, by "
+                + tuning_checks.IMPORTANCE_METHOD
+                + ": "
+                + ", ".join(
+                    f"`{k}` {v:.2f}" for k, v in sorted(weights.items(), key=lambda kv: -kv[1])
+                )
+                + ".",
+                "",
+            ]
+        elif len(space) > 1:
+            lines += ["Importance: not computed (fewer than 3 complete trials that differ).", ""]
+        keys = " | ".join(space)
+        lines += [
+            f"| trial | {keys} | state | {cfg.tune.criterion} (IQM) | solved | "
+            "median episodes to solve | chosen |",
+            "|---|" + "---|" * len(space) + "---|---|---|---|---|",
+        ]
+        for row in table.to_dict("records"):
             median = row["median_episodes_to_solve"]
+            complete = row["state"] == "complete"
             lines.append(
-                f"| {name} | {text} | {row['final_return_iqm']:.1f} | "
-                f"{row['solve_rate']:.0%} | "
+                f"| {row['trial']} | "
+                + " | ".join(_short(tuning_checks.plain_value(row[k])) for k in space)
+                + f" | {'complete' if complete else 'pruned at ' + str(row['episodes'])} | "
+                + (f"{row['value']:.1f}" if complete else f"({row['mean_return_iqm']:.1f} so far)")
+                + f" | {row['solve_rate']:.0%} | "
                 f"{'not reached' if _missing(median) else f'{median:g}'} | "
                 f"{'**chosen**' if row['chosen'] else ''} |"
             )
-    warnings = [
-        w
-        for name, results in data.tuning.items()
-        for w in tuning_checks.grid_warnings(
-            name,
-            cfg.search_space(name),
-            stats.summarize_candidates(results, list(cfg.search_space(name))),
-        )
-    ]
+        lines.append("")
+        warnings += tuning_checks.variant_warnings(cfg, name, results)
     if warnings:
-        lines += ["", "Warnings about these choices (also printed by `select`):", ""]
+        lines += ["Warnings about these choices (also printed by `select`):", ""]
         lines += [f"- {w}" for w in warnings]
+        lines.append("")
     lines += [
-        "",
-        "The search, figure by figure: ![Sensitivity](figures/sensitivity.png) "
+        "The trials, figure by figure: ![Tuning trials](figures/sensitivity.png) "
         "(also under Figures).",
         "",
     ]

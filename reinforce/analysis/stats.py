@@ -703,26 +703,62 @@ def aggregate_outputs(
 # --------------------------------------------------------------------------------------
 # tuning: the selection rule
 
-SELECTION_RULE = (
-    "the highest final-return IQM over the tuning seeds; ties (equal after "
-    "rounding, e.g. several candidates at the return cap) go to the lowest "
-    "median episodes-to-solve, unsolved seeds counted as never, then to the "
-    "candidate listed first"
-)
+# What each tuning criterion measures on one tuning seed (results.csv's column), in words.
+CRITERION_COLUMNS = {"mean-return": "mean_return", "final-return": "final_return"}
+CRITERION_WORDS = {
+    "mean-return": "mean training return over the budget (sample efficiency: the area under "
+    "the learning curve, which keeps separating trials that all end at the return cap)",
+    "final-return": "final return (the mean of the evaluation episodes, as the report "
+    "measures it; it saturates at a return cap)",
+}
 
 
-def summarize_candidates(results: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """A row per candidate: its values, final-return IQM, solve rate and median
-    episodes-to-solve over the tuning seeds, and whether the rule chose it."""
+CRITERION_NAMES = {"mean-return": "mean training return over the budget",
+                   "final-return": "final return"}  # fmt: skip
+
+
+def selection_rule(criterion: str) -> str:
+    """The rule summarize_trials applies, in words (the report and selected/*.json say it)."""
+    return (
+        f"the highest IQM over the tuning seeds of each seed's "
+        f"{CRITERION_NAMES[criterion]}, among the trials that ran their full budget (not "
+        "pruned); ties (equal after rounding) go to the lowest median episodes-to-solve, "
+        "unsolved seeds counted as never, then to the earliest trial"
+    )
+
+
+def trial_value(values) -> float:
+    """A trial's criterion (and intermediate) value: the IQM over the tuning seeds, rounded
+    as every table's numbers are, so the tune stage and select see the same number."""
+    return round_floats(float(iqm(np.asarray(values, dtype=float))))
+
+
+def summarize_trials(results: pd.DataFrame, keys: Sequence[str], criterion: str) -> pd.DataFrame:
+    """A row per trial (results.csv of tune@<variant>): its values, state, the episodes it
+    trained, its criterion value (the IQM over the tuning seeds), solve rate and median
+    episodes-to-solve, and whether the rule (selection_rule) chose it."""
+    column = CRITERION_COLUMNS[criterion]
     rows = []
-    for index, group in results.groupby("candidate", sort=True):
+    for index, group in results.groupby("trial", sort=True):
         solved = [None if pd.isna(v) else int(v) for v in group["episodes_to_solve"]]
+        values = group[column].to_numpy(dtype=float)
+        complete = group["state"].iloc[0] == "complete"
+        if complete and np.isnan(values).any():
+            raise DataError(
+                f"trial {int(index)}: no {column} on every tuning seed, but the trial is "
+                f"complete and tune.criterion is {criterion}; run `dvc repro --force` for "
+                "its tune stage"
+            )
         rows.append(
             {
-                "candidate": int(index),
+                "trial": int(index),
                 **{key: group[key].iloc[0] for key in keys},
+                "state": group["state"].iloc[0],
+                "episodes": int(group["episodes"].iloc[0]),
                 "seeds": len(group),
-                "final_return_iqm": round_floats(float(iqm(group["final_return"]))),
+                # a pruned trial has no value: it did not train the budget
+                "value": trial_value(values) if complete else math.nan,
+                "mean_return_iqm": trial_value(group["mean_return"]),
                 "solve_rate": round_floats(float(np.mean([v is not None for v in solved]))),
                 "median_episodes_to_solve": median_episodes_to_solve(solved),
             }
@@ -732,11 +768,12 @@ def summarize_candidates(results: pd.DataFrame, keys: Sequence[str]) -> pd.DataF
     def rank(row) -> tuple:
         median = row["median_episodes_to_solve"]
         return (
-            -row["final_return_iqm"],
+            -row["value"],
             math.inf if median is None or pd.isna(median) else median,
-            row["candidate"],
+            row["trial"],
         )
 
-    best = min(table.to_dict("records"), key=rank)["candidate"]
-    table["chosen"] = table["candidate"] == best
+    complete = [row for row in table.to_dict("records") if row["state"] == "complete"]
+    best = min(complete, key=rank)["trial"] if complete else None
+    table["chosen"] = table["trial"] == best
     return table

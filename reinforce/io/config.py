@@ -12,6 +12,7 @@ import math
 import typing
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,23 @@ ADVANTAGES = ("returns", "gae")
 REFERENCE_VARIANT = "article"
 EVAL_POLICIES = ("greedy", "sample")
 BACKENDS = ("local", "ray")
+# The tuning protocol (reinforce/agent/tuning.py, docs/report.md "Tuning").
+SAMPLERS = ("grid", "tpe", "random")
+PRUNERS = ("none", "median", "successive-halving")
+CRITERIA = ("mean-return", "final-return")
+TUNE_KEYS = (
+    "seeds",
+    "search",
+    "sampler",
+    "sampler_seed",
+    "trials",
+    "batch",
+    "criterion",
+    "pruner",
+    "first_rung",
+    "reduction_factor",
+)
+MAX_TRIALS = 10_000
 
 
 @dataclass(frozen=True)
@@ -129,12 +147,86 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True)
+class Range:
+    """A searched key's range: uniform between low and high (log-uniform with log), step
+    apart when step is set; integers for an integer train key. Written in params.yaml as
+    {low: 1e-4, high: 1e-2, log: true} or {low: 2, high: 16, step: 2}."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+    integer: bool = False
+
+    def __contains__(self, value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        if not self.low <= value <= self.high:
+            return False
+        if self.step is None:
+            return True
+        offset = (value - self.low) / self.step
+        return abs(offset - round(offset)) <= 1e-9 * max(1.0, abs(offset))
+
+    def fraction(self, value: float) -> float:
+        """Where value lies in the range, 0 at low and 1 at high (on the log scale for a
+        log range): the edge warning's measure."""
+        if self.log:
+            return (math.log(value) - math.log(self.low)) / (
+                math.log(self.high) - math.log(self.low)
+            )
+        return (value - self.low) / (self.high - self.low)
+
+    def describe(self) -> str:
+        kind = "log-uniform" if self.log else "uniform"
+        step = f", step {self.step:g}" if self.step is not None else ""
+        integer = " integers" if self.integer else ""
+        return f"{kind}{integer} in [{self.low:g}, {self.high:g}]{step}"
+
+
+# A searched key: the listed values (a grid's axis, or a categorical choice), or a Range.
+SearchKey = tuple | Range
+
+
+@dataclass(frozen=True)
 class TuneConfig:
     # Seeds the search spaces are tried on: disjoint from the reporting seeds, so that no
     # reported number comes from a seed anything was chosen on.
     seeds: tuple[int, ...] = ()
-    # variant -> train key -> candidate values; the candidates are their full grid.
-    search: dict[str, dict[str, tuple]] = dataclasses.field(default_factory=dict)
+    # variant -> train key -> its values (a tuple) or its Range.
+    search: dict[str, dict[str, SearchKey]] = dataclasses.field(default_factory=dict)
+    # grid: every combination of the listed values; tpe, random: `trials` trials drawn by
+    # Optuna's seeded sampler from the lists (categorical) and ranges.
+    sampler: str = "grid"
+    sampler_seed: int = 0
+    trials: int | None = None  # tpe, random: trials per tuned variant; grid: null
+    batch: int = 4  # trials proposed together, trained in parallel, told in trial order
+    # mean-return: each tuning seed's mean training return over the budget (sample
+    # efficiency; it does not saturate at a return cap); final-return: the evaluation
+    # return as the report measures it. Either: IQM over the tuning seeds.
+    criterion: str = "mean-return"
+    pruner: str = "none"
+    # The first rung, a fraction of the variant's episodes: intermediate values every
+    # first_rung of the budget; the pruner judges at first_rung * reduction_factor**k.
+    first_rung: float = 0.25
+    reduction_factor: int = 3
+
+    def block(self, episodes: int) -> int:
+        """Episodes per block: intermediate values at each block's end."""
+        return max(1, min(episodes, round(self.first_rung * episodes)))
+
+    def rungs(self, episodes: int) -> list[int]:
+        """The budgets at which the pruner judges a trial (none without a pruner): the
+        first block, then reduction_factor times longer, each below the full budget."""
+        if self.pruner == "none":
+            return []
+        out, rung = [], self.block(episodes)
+        while rung < episodes:
+            out.append(rung)
+            rung *= self.reduction_factor
+        return out
 
 
 @dataclass(frozen=True)
@@ -193,7 +285,7 @@ class Config:
             )
         return self.variants[name]
 
-    def search_space(self, name: str) -> dict[str, tuple]:
+    def search_space(self, name: str) -> dict[str, SearchKey]:
         """The variant's search space ({} for a variant trained exactly as written)."""
         self.variant(name)
         return self.tune.search.get(name, {})
@@ -506,14 +598,14 @@ def _validate_tune(
         return TuneConfig()
     _require(isinstance(raw, dict), "tune", raw, "a mapping with keys seeds and search")
     for key in raw:
-        if key not in ("seeds", "search"):
-            raise _unknown_key("tune", str(key), ("seeds", "search"))
+        if key not in TUNE_KEYS:
+            raise _unknown_key("tune", str(key), TUNE_KEYS)
     search_raw = raw.get("search") or {}
     _require(
         isinstance(search_raw, dict),
         "tune.search",
         search_raw,
-        "a mapping of variant name -> train key -> list of candidate values",
+        "a mapping of variant name -> train key -> a list of values or a range",
     )
     tune_seeds = _validate_seeds(raw["seeds"], "tune.seeds") if raw.get("seeds") else ()
     if search_raw:
@@ -530,6 +622,7 @@ def _validate_tune(
         list(tune_seeds),
         f"seeds disjoint from the reporting seeds {show(list(seeds))} (both hold {show(shared)})",
     )
+    method = _validate_tune_method(raw)
     search = {}
     for name, space in search_raw.items():
         check_name("tune.search", name)
@@ -548,7 +641,7 @@ def _validate_tune(
             isinstance(space, dict) and len(space) > 0,
             key,
             space,
-            "a non-empty mapping of train key -> list of candidate values",
+            "a non-empty mapping of train key -> a list of values or a range",
         )
         overrides = variants_raw.get(name) or {}
         search[name] = {}
@@ -557,29 +650,158 @@ def _validate_tune(
             if train_key not in _TRAIN_TYPES:
                 raise _unknown_key(key, str(train_key), _TRAIN_TYPES)
             _require(
-                isinstance(values, list) and len(values) > 0,
-                where,
-                values,
-                "a non-empty list of candidate values",
-            )
-            _require(
                 train_key not in overrides,
                 where,
                 values,
                 f"a key that variants.{name} does not also set (it sets "
                 f"{train_key}: {overrides.get(train_key)!r}; remove one of the two)",
             )
-            kind, optional = _TRAIN_TYPES[train_key]
-            checked = []
-            for value in values:
-                value = _check_type(where, value, kind, optional)
-                merged = {**train_raw, **overrides, train_key: value}
-                _validate_train(key, _section(key, merged, TrainConfig))
-                checked.append(value)
-            repeated = sorted({v for v in checked if checked.count(v) > 1}, key=repr)
-            _require(not repeated, where, values, f"distinct values (repeated: {repeated})")
-            search[name][train_key] = tuple(checked)
-    return TuneConfig(seeds=tune_seeds, search=search)
+            if method["pruner"] != "none":
+                _require(
+                    train_key != "episodes",
+                    where,
+                    values,
+                    "no episodes with a pruner (a trial's rungs are fractions of its budget); "
+                    "set tune.pruner: none to search episodes",
+                )
+            check = partial(_check_search_value, key, {**train_raw, **overrides}, train_key)
+            search[name][train_key] = _search_key(
+                where, values, _TRAIN_TYPES[train_key], method["sampler"], check
+            )
+    return TuneConfig(seeds=tune_seeds, search=search, **method)
+
+
+def _check_search_value(key: str, merged: dict, train_key: str, value) -> None:
+    """A value of a search space trains a valid variant (the message names the space)."""
+    _validate_train(key, _section(key, {**merged, train_key: value}, TrainConfig))
+
+
+def _validate_tune_method(raw: dict) -> dict:
+    """tune's keys besides seeds and search: the sampler, the trials, the criterion and
+    the pruner, each checked against what is allowed."""
+    out = {}
+    defaults = TuneConfig()
+    for key in ("sampler", "criterion", "pruner"):
+        value = raw.get(key, getattr(defaults, key))
+        allowed = {"sampler": SAMPLERS, "criterion": CRITERIA, "pruner": PRUNERS}[key]
+        _require(value in allowed, f"tune.{key}", value, " | ".join(allowed))
+        out[key] = value
+    seed = _check_type("tune.sampler_seed", raw.get("sampler_seed", 0), int)
+    # Optuna's samplers seed NumPy's RandomState, which takes 32 bits.
+    _require(0 <= seed < 2**32, "tune.sampler_seed", seed, "an integer >= 0 and < 2**32")
+    trials = _check_type("tune.trials", raw.get("trials"), int, optional=True)
+    if out["sampler"] == "grid":
+        _require(
+            trials is None,
+            "tune.trials",
+            trials,
+            "null with tune.sampler: grid (the grid's combinations are its trials)",
+        )
+    else:
+        _require(
+            trials is not None and 1 <= trials <= MAX_TRIALS,
+            "tune.trials",
+            trials,
+            f"an integer >= 1 and <= {MAX_TRIALS:,} with tune.sampler: {out['sampler']}",
+        )
+    batch = _check_type("tune.batch", raw.get("batch", defaults.batch), int)
+    _require(
+        1 <= batch <= MAX_TRIALS, "tune.batch", batch, f"an integer >= 1 and <= {MAX_TRIALS:,}"
+    )
+    first_rung = _check_type("tune.first_rung", raw.get("first_rung", defaults.first_rung), float)
+    _require(
+        0 < first_rung < 1,
+        "tune.first_rung",
+        first_rung,
+        "a number in (0, 1): the first rung's fraction of a variant's episodes",
+    )
+    factor = _check_type(
+        "tune.reduction_factor", raw.get("reduction_factor", defaults.reduction_factor), int
+    )
+    _require(2 <= factor <= 100, "tune.reduction_factor", factor, "an integer >= 2 and <= 100")
+    return dict(
+        out,
+        sampler_seed=seed,
+        trials=trials,
+        batch=batch,
+        first_rung=first_rung,
+        reduction_factor=factor,
+    )
+
+
+RANGE_KEYS = ("low", "high", "log", "step")
+# An integer range's every value is checked as a train value when it has at most this many.
+MAX_CHECKED_VALUES = 1000
+
+
+def _search_key(where: str, raw: Any, kind: tuple[type, bool], sampler: str, check) -> SearchKey:
+    """One searched key: a list of values (the grid's axis, or categorical choices), a
+    mapping {choices: [...]}, or a range {low, high, log, step} of a numeric key; each
+    value it can take a valid train value (check raises on one that is not)."""
+    key_type, optional = kind
+    numeric = key_type in (int, float)
+    forms = "a non-empty list of values" + (
+        ", or a range {low, high} (log: true, step: s)" if numeric else ""
+    )
+    if isinstance(raw, dict) and set(raw) == {"choices"}:
+        raw = raw["choices"]
+    if isinstance(raw, list):
+        _require(len(raw) > 0, where, raw, forms)
+        checked = []
+        for value in raw:
+            value = _check_type(where, value, key_type, optional)
+            check(value)
+            checked.append(value)
+        repeated = sorted({v for v in checked if checked.count(v) > 1}, key=repr)
+        _require(not repeated, where, raw, f"distinct values (repeated: {repeated})")
+        return tuple(checked)
+    _require(isinstance(raw, dict) and numeric, where, raw, forms)
+    _require(
+        "choices" not in raw,
+        where,
+        raw,
+        "either {choices: [...]} alone or a range {low, high} (log: true, step: s)",
+    )
+    for name in raw:
+        if name not in RANGE_KEYS:
+            raise _unknown_key(where, str(name), RANGE_KEYS)
+    _require(
+        sampler != "grid",
+        where,
+        raw,
+        "a list of values with tune.sampler: grid (a range needs tune.sampler: tpe or random)",
+    )
+    for name in ("low", "high"):
+        _require(name in raw, f"{where}.{name}", None, "a number: a range needs low and high")
+    integer = key_type is int
+    low = _check_type(f"{where}.low", raw["low"], key_type)
+    high = _check_type(f"{where}.high", raw["high"], key_type)
+    log = _check_type(f"{where}.log", raw.get("log", False), bool)
+    step = _check_type(f"{where}.step", raw.get("step"), key_type, optional=True)
+    _require(low < high, f"{where}.high", high, f"a number > low ({low!r})")
+    _require(not log or low > 0, f"{where}.low", low, "a number > 0 with log: true")
+    if step is not None:
+        _require(not log, f"{where}.step", step, "null with log: true (Optuna samples either)")
+        _require(step > 0, f"{where}.step", step, "a number > 0")
+        count = (high - low) / step
+        _require(
+            abs(count - round(count)) <= 1e-9 * max(1.0, count),
+            f"{where}.step",
+            step,
+            f"a step that divides high - low ({high - low!r})",
+        )
+    if integer and log is False and step is None:
+        step = 1
+    if integer and log:
+        step = None
+    spec = Range(low=low, high=high, log=log, step=step, integer=integer)
+    if integer and (high - low) // (step or 1) < MAX_CHECKED_VALUES:
+        values = range(low, high + 1, step or 1)
+    else:  # every validation of a numeric train key is a bound: its ends decide
+        values = (low, high)
+    for value in values:
+        check(value)
+    return spec
 
 
 def _validate_env(env: EnvConfig, key: str = "env") -> EnvConfig:
@@ -920,6 +1142,16 @@ def read_selected(root: str | Path, name: str) -> dict:
     if not isinstance(values, dict):
         raise DataError(f"{path}: not a selection file; run `dvc repro` to remake it")
     return values
+
+
+def allows(train: TrainConfig, key: str, value) -> bool:
+    """Whether `train` with key set to value is a valid train config (the tuning warning
+    asks it before it suggests widening a range past a bound)."""
+    try:
+        _validate_train("train", dataclasses.replace(train, **{key: value}))
+    except (ConfigError, TypeError):
+        return False
+    return True
 
 
 def changed_keys(train: TrainConfig, defaults: TrainConfig) -> dict[str, Any]:

@@ -122,7 +122,8 @@ def read_json(path: str | Path) -> Any:
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except json.JSONDecodeError as err:
-        cut = err.pos >= len(data.rstrip())
+        # every JSON output is written whole, ending in a newline (outputs.json_text)
+        cut = not data.endswith(b"\n") or err.pos >= len(data.rstrip())
         what = "cut short" if cut else "not valid JSON"
         raise DataError(
             f"{path}: {what} ({err.msg}, line {err.lineno} column {err.colno}); run "
@@ -200,15 +201,29 @@ def _cell_problem(path: Path, frame, row: int, column: str, empty: bool) -> str:
 
 
 # tuning/search/<variant>/results.csv: beside one column per searched key
-TUNING_RESULT_COLUMNS = ("candidate", "seed", "final_return", "episodes_to_solve")
+# tune@<variant>'s results.csv: a row per trial and tuning seed (reinforce/agent/tuning.py),
+# these columns in this order, then one per searched key; all numbers but `state`
+# (complete | pruned)
+TUNING_RESULT_COLUMNS = (
+    "trial",
+    "state",
+    "episodes",
+    "seed",
+    "mean_return",
+    "final_return",
+    "episodes_to_solve",
+)
 
 
 def read_tuning_results(path: str | Path, keys: Sequence[str]) -> pd.DataFrame:
     """A tune stage's results.csv (read_table's checks), its columns those of the search
-    space `keys`; episodes_to_solve empty where a seed never solved."""
+    space `keys`."""
     path = Path(path)
-    frame = read_table(path, TUNING_RESULT_COLUMNS, may_be_empty=("episodes_to_solve",))
-    missing = [c for c in keys if c not in frame.columns]
+    numeric = [c for c in TUNING_RESULT_COLUMNS if c != "state"]
+    # final_return is empty where no trial was evaluated (tune.criterion mean-return, or a
+    # pruned trial), episodes_to_solve where a seed never solved
+    frame = read_table(path, numeric, may_be_empty=("episodes_to_solve", "final_return"))
+    missing = [c for c in ("state", *keys) if c not in frame.columns]
     if missing:
         raise DataError(
             f"{path}: missing columns {show(missing)}; its search space in "

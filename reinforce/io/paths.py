@@ -24,6 +24,9 @@ TUNING = "tuning"
 SEARCH = "tuning/search"
 SEARCH_DIR = "tuning/search/{variant}"
 RESULTS_FILE = "results.csv"  # in SEARCH_DIR
+# tune@<variant>'s Optuna study, for optuna-dashboard: git- and DVC-ignored, no DVC
+# output (its bytes hold the times the trials ran; results.csv holds every number used)
+STUDY_FILE = "tuning/studies/{variant}.log"
 SELECTED = "tuning/selected"
 SELECTED_FILE = "tuning/selected/{variant}.json"
 CANDIDATES = "tuning/candidates.csv"
@@ -80,6 +83,10 @@ def search_dir(root: str | Path, variant: str) -> Path:
 
 def results_path(root: str | Path, variant: str) -> Path:
     return search_dir(root, variant) / RESULTS_FILE
+
+
+def study_path(root: str | Path, variant: str) -> Path:
+    return _variant(STUDY_FILE, root, variant)
 
 
 def selected_path(root: str | Path, variant: str) -> Path:
