@@ -11,9 +11,11 @@ The switch: REINFORCE_PRIVATE_INTERNALS=0 in the environment turns every interna
 imported; any other value is refused in one line. A torch or Numba upgrade that breaks an
 internal breaks it here only, and the switch is the way round it until it is fixed.
 
-The internals, what each buys, and where it is used (figures: `python -W ignore -m
-benchmarks.internals`, each internal off against all on, alternated, in one run; the
-numbers in README's "Private internals" section, with the machine they were taken on):
+The internals, what each buys, and where it is used. "Buys": the stage's time with it off
+against all on, from `python -W ignore -m benchmarks.internals` (each internal off alone
+against all on, alternated, 3 rounds, medians, real stage processes; the wall time where it
+was resolved, else the CPU time: the machine was shared, load average 7-10 on 2 cores; the
+full output and the second command in README, "Private internals"):
 
 - fused_adam (torch.optim.Adam._init_group, torch._foreach_add_, torch._fused_adam_ and
   _fused_adamw_): the per-episode path's Adam step (train.FusedAdamStep) as one call of
@@ -21,15 +23,20 @@ numbers in README's "Private internals" section, with the machine they were take
   Optimizer.step's per-call hooks and the functional path's checks and grouping; its
   first step creates the state with Adam's own _init_group, since Adam.step imports
   torch._dynamo (1-1.5 s per process). Public path: optimizer.step().
+  Buys: train article (10 seeds x 100 episodes) 16.6 s -> 11.6 s wall (30% of the
+  stage); train actor-critic (10 x 20) 46.4 s -> 21.8 s (53%).
 - stacked_adam (torch._fused_adam_): the rollout path's step of every seed's stacked
   weights (rollouts.StackedAdam) as one kernel call with one step counter. Public path:
   a torch.optim.Adam(fused=True) over the same per-seed parts, their gradients set.
+  Buys: train ppo (10 seeds x 50 episodes) 15.1 s -> 9.1 s wall (40%).
 - skip_dynamo (torch._disable_dynamo's cache attribute): torch wraps a few Optimizer
   methods (add_param_group, which every optimizer's __init__ calls; zero_grad,
   state_dict, load_state_dict) in a wrapper that imports torch._dynamo (1-1.5 s) on its
   first call only to keep torch.compile out of them; nothing here compiles with torch,
   so each wrapper is handed the plain method as its "disabled" version (the same method
   runs). Where torch._dynamo is loaded already, nothing is changed.
+  Buys: train article (10 x 100) 13.9 s -> 11.6 s wall (16%); CPU 4.39 s -> 2.63 s on
+  10 x 30 (40%). Only where an optimizer is made (train, tune).
 - defer_tracing (a sys.meta_path finder for torch.export and torch._meta_registrations,
   with the torch._decomp and torch._refs they import: about 0.2 s of `import torch`):
   in a `python -m stages.<name>` process (stages/__init__.py, before anything imports
@@ -37,11 +44,17 @@ numbers in README's "Private internals" section, with the machine they were take
   its attributes, or when torch._dynamo or torch._inductor is imported. What eager torch
   needs from them, torch._prims.rng_prims (torch.Generator() raises without it), is
   imported where torch imported it before (tests/test_startup.py).
+  Buys: about 0.2-0.3 s CPU per stage: evaluate 2.89 s -> 2.62 s CPU (9.5%), train
+  article (10 x 30) 2.86 s -> 2.63 s (8%); not resolved by the shared machine's wall
+  times (README, "A stage's fixed cost": 1.38 s -> 1.24 s on an idle one).
 - numba_blas_check (numba.np.linalg.ensure_blas): numba.np.arraymath checks at import
   whether a BLAS is there by importing scipy.linalg.cython_blas (about 0.2 s per
   process, when the first kernel loads); that one check is answered "there" (scipy is a
   pinned dependency); every other call (np.dot, np.linalg.* being compiled) is the real
   one. Where arraymath is loaded already, nothing is changed.
+  Buys: 0.1-0.2 s CPU per stage: evaluate 2.81 s -> 2.62 s CPU (6.8%), train article
+  (10 x 30) 2.73 s -> 2.63 s (3.7%); not resolved by the shared machine's wall times.
+  The smallest: under 3% of the committed train@article, kept for evaluate.
 - numba_cache (numba.core.caching's locator classes, numba.core.config): the kernels'
   compiled code is cached in $XDG_CACHE_HOME/reinforce/numba/<SHA-256 of _kernels.py>
   (default ~/.cache), shared by every copy of the same source, where Numba's own places
@@ -49,6 +62,8 @@ numbers in README's "Private internals" section, with the machine they were take
   compiled every kernel again (about 5 s). NUMBA_CACHE_DIR, where set, wins; where that
   folder cannot be written, Numba's own locators follow. Public path: Numba's own
   locators (beside _kernels.py in __pycache__, else ~/.cache/numba).
+  Buys: a stage's first run in a fresh checkout (train article, 2 seeds x 1 episode)
+  11.3 s -> 6.1 s wall (46%); nothing once a checkout has compiled its own.
 
 gymnasium's CartPoleEnv._sutton_barto_reward was read here once; the env spec's
 kwargs tell the same (reinforce/sim/envs.py), so no gymnasium internal is left.
