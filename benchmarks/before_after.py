@@ -3,6 +3,7 @@ one right after the other, each in a fresh process, with the article's loop besi
 
     python -m benchmarks.before_after /path/to/main --episodes 300 --seeds 10 --article-seeds 2
     python -m benchmarks.before_after /path/to/main --sweep   # the default sweep's training
+    python -m benchmarks.before_after /path/to/main --variants article actor-critic ppo
 
 Speed is a ratio measured in one run (README, "Speed"); absolute times of different runs
 are not comparable. --sweep times train_variant on the `article`, `value-baseline` and
@@ -72,8 +73,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--article-seeds", type=int, default=2)
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        metavar="NAME",
+        help="params.yaml's variants as the train stage trains them (their selected values), "
+        "--seeds seeds in one process, before and after alternated --rounds times",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     checkouts = {"before": str(Path(args.before).resolve()), "after": HERE}
+
+    if args.variants:
+        compare_variants(checkouts, args.variants, args.seeds, args.rounds)
+        return
 
     if args.sweep:
         # The three variants of the default sweep before tuning and the actor-critic came
@@ -128,6 +141,45 @@ def main() -> None:
         print(
             f"parallel efficiency {when}, 1 -> 2 processes: "
             f"{speeds[when, 2] / (2 * speeds[when, 1]):.0%}"
+        )
+
+
+def variant_overrides(name: str) -> dict:
+    """The variant's train config as the train stage builds it (params.yaml, and the values
+    select chose), as the keys that differ from TrainConfig's defaults: the keys an older
+    checkout may lack are left out where they are at their defaults."""
+    import dataclasses
+
+    from reinforce.io.config import TrainConfig, load_config
+
+    cfg = load_config(Path(HERE) / "params.yaml")
+    trained = cfg.trained_variant(name, cfg.selected_values(HERE, name))
+    defaults = TrainConfig()
+    return {
+        field.name: getattr(trained, field.name)
+        for field in dataclasses.fields(TrainConfig)
+        if getattr(trained, field.name) != getattr(defaults, field.name)
+    }
+
+
+def compare_variants(checkouts: dict, variants: list[str], seeds: int, rounds: int) -> None:
+    """Each variant trained by both checkouts, before then after, in alternated rounds;
+    the median of each side's seconds, and their ratio."""
+    import statistics
+
+    runs = [[name, variant_overrides(name), seeds, 1] for name in variants]
+    seconds = {(when, name): [] for when in checkouts for name in variants}
+    for round_ in range(rounds):
+        for when, root in checkouts.items():
+            for name, steps, took in run(TRAIN, root, json.dumps(runs)):
+                seconds[when, name].append(took)
+                print(f"round {round_ + 1}, {when}: {name}: {steps} env steps in {took:.1f} s")
+    for name in variants:
+        before = statistics.median(seconds["before", name])
+        after = statistics.median(seconds["after", name])
+        print(
+            f"{name}: median {before:.1f} s before, {after:.1f} s after: "
+            f"throughput after / before {before / after:.2f}x"
         )
 
 

@@ -7,6 +7,7 @@
 #                                   byte-identical to the committed one; on a mismatch it says which
 #                                   outputs and which environment fields differ (reinforce/io/verify.py)
 #   anything else                   executed as is (e.g. `pytest`, `bash`, `dvc metrics show`)
+#   -- COMMAND [ARGS]               COMMAND executed as is, even one named repro or verify
 set -euo pipefail
 
 BAKED=/opt/reinforce
@@ -75,12 +76,21 @@ verify() {
 
 ensure_writable_home
 
+USAGE="usage: IMAGE [repro [ARGS] | verify [ARGS] | [--] COMMAND [ARGS]] (docs/container.md)"
+
 if [ "$#" -eq 0 ]; then
     repro
 fi
-case "$1" in
-    repro) shift; repro "$@" ;;
-    verify) shift; verify "$@" ;;
+as_is=no
+if [ "$1" = "--" ]; then
+    shift
+    # `exec` with nothing to run would end this script with status 0, having done nothing
+    [ "$#" -gt 0 ] || { say "ERROR: nothing to run after '--'; ${USAGE}"; exit 2; }
+    as_is=yes
+fi
+case "${as_is}:$1" in
+    no:repro) shift; repro "$@" ;;
+    no:verify) shift; verify "$@" ;;
     *)
         # With nothing mounted at /work, run in a writable copy of the baked-in repository, so that
         # `docker run --rm IMAGE pytest` tests the code the image carries (and may write caches).

@@ -9,18 +9,20 @@ import sys
 def _interrupted_while_starting(signum, frame):
     # Ctrl-C while a stage imports torch & co. (a second or more): one line instead of the
     # traceback of whichever import it hit, and the end by SIGINT that stage_main gives
-    # (reinforce.io.cli.die_of_sigint, not imported here: it is what is being loaded).
+    # (reinforce.io.cli.die_of_signal, not imported here: it is what is being loaded). The
+    # same for SIGTERM and SIGHUP (reinforce.io.cli.ENDING_SIGNALS): no worker runs yet.
     print("stage: interrupted while starting; no output written", file=sys.stderr, flush=True)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGINT)
-    os._exit(130)  # unreachable unless SIGINT is blocked
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # unreachable unless the signal is blocked
 
 
 # `python -m stages.<name>` imports this package first, while sys.argv[0] is still "-m";
 # stage_main puts Python's own handler back once the stage's main runs. A process that
 # imports a stage (a test) keeps its handler.
 if sys.argv[:1] == ["-m"]:
-    signal.signal(signal.SIGINT, _interrupted_while_starting)
+    for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_signum, _interrupted_while_starting)
     # No cyclic collections while the stage imports torch & co.: the ~200,000 objects they
     # create live as long as the process, and the collections that would scan them over and
     # over cost 0.15-0.3 s here. stage_main (reinforce/io/cli.py) freezes what is alive

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from reinforce.io import paths
-from reinforce.io.cli import stage_main
+from reinforce.io.cli import stage_main, study_root
 from reinforce.io.config import load_config
-from reinforce.io.outputs import write_atomic
+from reinforce.io.outputs import check_study_links, write_atomic
 
 CHECK_PATH = paths.PARAMS_CHECK
 # Constant: what downstream stages depend on is that the check passed, not the values.
@@ -31,6 +31,9 @@ def main(argv):
     parser.add_argument("--root", default=".", help="the study folder (default: .)")
     args = parser.parse_args(argv)
     cfg = load_config(args.params)  # a suite: every env of it
+    # no output folder linked outside the study: DVC removes a stage's outputs before its
+    # command runs, so the stage itself would see such a link too late
+    check_study_links(study_root(args.root))
     write_atomic(Path(args.root) / CHECK_PATH, CHECK_RECORD)
     envs = f", {len(cfg.envs)} envs" if cfg.is_suite else ""
     print(

@@ -25,8 +25,7 @@ from reinforce.io.outputs import (
 @stage_main("evaluate")
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("variant")
-    add_study_arguments(parser)
+    add_study_arguments(parser, variant=True)
     args = parser.parse_args(argv)
 
     cfg = load_study(args)

@@ -26,7 +26,6 @@ def main(argv):
     cfg = load_study(args)
     returns = random_policy_returns(cfg.env.id, cfg.random.seeds, cfg.random.episodes)
     out = paths.random_path(args.root)
-    out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, returns.to_csv(index=False, float_format="%.9g"))
     print(
         f"random@{cfg.env.id}: {len(cfg.random.seeds)} seeds x {cfg.random.episodes} episodes, "

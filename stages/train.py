@@ -38,8 +38,7 @@ def written_here(name: str) -> bool:
 @stage_main("train")
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("variant")
-    add_study_arguments(parser)
+    add_study_arguments(parser, variant=True)
     parser.add_argument("--out", default=None, help="default: <root>/runs/<variant>/train")
     args = parser.parse_args(argv)
 

@@ -23,8 +23,7 @@ from reinforce.io.outputs import (
 @stage_main("tune")
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("variant")
-    add_study_arguments(parser)
+    add_study_arguments(parser, variant=True)
     args = parser.parse_args(argv)
 
     cfg = load_study(args)

@@ -204,7 +204,7 @@ def test_ctrl_c_of_dvc_repro_stops_at_once_and_leaves_nothing_complete(tmp_path,
     assert rest == [
         "train: interrupted; no output written",
         "ERROR: failed to reproduce 'train@article': failed to run: "
-        "python -m stages.train 'article', exited with -2",
+        "python -m stages.train, exited with -2",
     ], rest
     assert "Traceback" not in "".join(before + rest)
     # The stage and its helpers (beside them a shell, where it waits rather than execs).
@@ -213,6 +213,87 @@ def test_ctrl_c_of_dvc_repro_stops_at_once_and_leaves_nothing_complete(tmp_path,
     assert_nothing_looks_complete(project)
     rwlock = json.loads((project / ".dvc" / "tmp" / "rwlock").read_text())
     assert not rwlock.get("write") and not any(rwlock.get("read", {}).values()), rwlock
+
+
+def end_stage(process: subprocess.Popen, pid: int, signum: int) -> tuple[list[str], list]:
+    """signum to one process (not its group, as `kill PID` does): the stderr lines from the
+    stage's "interrupted" line on, and every process the command had started."""
+    children = psutil.Process(process.pid).children(recursive=True)
+    os.kill(pid, signum)
+    rest = []
+    try:
+        for line in process.stderr:
+            if "interrupted" in line or rest:
+                rest.append(line.rstrip("\n"))
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    psutil.wait_procs(children, timeout=5)
+    return rest, children
+
+
+# SIGTERM (a `kill`, a scheduler, `docker stop`) and SIGHUP (a closed terminal) to the train
+# stage alone: its forked worker used to be re-parented to init, blocked for ever on a pipe
+# nobody read, and the stage ended by -15 without a word.
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_of_the_train_stage_ends_its_workers_with_the_ctrl_c_line(tmp_path, signum):
+    project = make_project(tmp_path / "repo", long_params(workers=2))
+    process = start(
+        [sys.executable, "-m", "stages.train", "article"], project, stdout=subprocess.DEVNULL
+    )
+    before = read_until_progress(process)
+    rest, children = end_stage(process, process.pid, signum)
+
+    assert process.returncode == -signum  # died of that signal, as for Ctrl-C
+    assert rest == ["train: interrupted; no output written"], rest
+    assert "Traceback" not in "".join(before + rest)
+    assert children and not alive(children), [command_line(p) for p in children]
+    assert_nothing_looks_complete(project)
+
+
+def test_sigterm_of_the_train_stage_under_dvc_repro_ends_every_process(tmp_path):
+    project = make_project(tmp_path / "repo", long_params(workers=2))
+    process = start(["dvc", "repro"], project, stdout=subprocess.DEVNULL)
+    read_until_progress(process)
+    stage = next(
+        p
+        for p in psutil.Process(process.pid).children(recursive=True)
+        if command_line(p)[1:3] == ["-m", "stages.train"]
+    )
+    rest, children = end_stage(process, stage.pid, signal.SIGTERM)
+
+    assert process.returncode != 0
+    assert rest == [
+        "train: interrupted; no output written",
+        "ERROR: failed to reproduce 'train@article': failed to run: "
+        "python -m stages.train, exited with -15",
+    ], rest
+    assert not alive(children), [command_line(p) for p in children]
+    assert_nothing_looks_complete(project)
+
+
+def test_sigkill_of_the_train_stage_takes_its_workers_with_it(tmp_path):
+    """No handler runs for SIGKILL: the kernel ends the workers with their parent (before,
+    the worker trained on, re-parented to init, to block on its pipe at the end)."""
+    params = long_params(workers=2)
+    params["train"]["episodes"] = 5000  # the worker is still training when its parent dies
+    project = make_project(tmp_path / "repo", params)
+    process = start(
+        [sys.executable, "-m", "stages.train", "article"], project, stdout=subprocess.DEVNULL
+    )
+    read_until_progress(process)
+    children = psutil.Process(process.pid).children(recursive=True)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stderr.close()
+    psutil.wait_procs(children, timeout=3)
+    try:
+        assert children and not alive(children), [command_line(p) for p in children]
+    finally:
+        for pid in alive(children):
+            os.kill(pid, signal.SIGKILL)
+    assert_nothing_looks_complete(project)
 
 
 def test_outputs_made_under_another_environment_are_named_in_one_line(tmp_path):

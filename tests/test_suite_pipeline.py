@@ -113,3 +113,27 @@ def test_bad_env_settings_are_one_line(tmp_path, change, words):
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_the_documented_drop_step_works_where_the_suite_was_never_run(suite_project, tmp_path):
+    """A clone that ran only the root study holds the committed suite's outputs in no
+    cache: the bare `dvc checkout --force` (the old "Drop" step; `dvc exp apply` ends the
+    same way) exits 255 naming them; the documented `dvc checkout --force dvc.yaml` checks
+    out the root study alone (docs/experiments.md, "Keep it or drop it")."""
+    import shutil
+
+    project, _ = suite_project
+    origin = tmp_path / "origin"
+    shutil.copytree(project, origin, symlinks=True)
+    run(["git", "add", "-A"], origin)
+    run(["git", "commit", "-qm", "the suite's outputs"], origin)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    run(["dvc", "repro"], clone)  # the root study alone: its outputs in this clone's cache
+    curves = clone / "runs" / "article" / "train" / "curves.csv"
+    curves.unlink()  # an output for the checkout to bring back
+
+    bare = run(["dvc", "checkout", "--force"], clone, check=False)
+    assert bare.returncode == 255 and f"{SUITE}/envs/" in bare.stderr, bare.stderr
+    run(["dvc", "checkout", "--force", "dvc.yaml"], clone)
+    assert curves.is_file()

@@ -37,42 +37,72 @@ def _uninitialized_linear(in_dim: int, out_dim: int) -> nn.Linear:
     return layer
 
 
-def _mlp(in_dim: int, hidden_dim: int, out_dim: int, generator: torch.Generator) -> nn.Sequential:
-    first = _uninitialized_linear(in_dim, hidden_dim)
-    second = _uninitialized_linear(hidden_dim, out_dim)
-    _init_linear(first, generator)
-    _init_linear(second, generator)
-    return nn.Sequential(first, nn.ReLU(), second)
+# The hidden layers' activations: the module the Sequential holds (its state_dict has no
+# entry for it) and the function a forward calls.
+ACTIVATIONS = {"relu": (nn.ReLU, torch.relu), "tanh": (nn.Tanh, torch.tanh)}
 
 
-def _mlp_forward(layers: tuple[nn.Linear, nn.Linear], obs: torch.Tensor) -> torch.Tensor:
+def hidden_sizes_of(hidden) -> tuple[int, ...]:
+    """hidden_dim (one layer) or hidden_sizes (a layer each) as a tuple of widths."""
+    return (int(hidden),) if isinstance(hidden, int) else tuple(int(h) for h in hidden)
+
+
+def _mlp(
+    in_dim: int, hidden, out_dim: int, generator: torch.Generator, activation: str = "relu"
+) -> nn.Sequential:
+    """Linear - activation - ... - Linear, every layer drawn from generator in order (its
+    weight, then its bias)."""
+    dims = [in_dim, *hidden_sizes_of(hidden), out_dim]
+    modules = []
+    for fan_in, fan_out in zip(dims, dims[1:]):
+        layer = _uninitialized_linear(fan_in, fan_out)
+        _init_linear(layer, generator)
+        modules += [layer, ACTIVATIONS[activation][0]()]
+    return nn.Sequential(*modules[:-1])
+
+
+def _mlp_forward(
+    layers: tuple[nn.Linear, ...], obs: torch.Tensor, activation: str = "relu"
+) -> torch.Tensor:
     # net(obs) computes exactly this (Linear.forward is F.linear, ReLU's is torch.relu);
-    # calling the functions skips three module calls, most of a small forward's cost.
-    first, second = layers
-    return F.linear(torch.relu(F.linear(obs, first.weight, first.bias)), second.weight, second.bias)
+    # calling the functions skips the module calls, most of a small forward's cost.
+    act = ACTIVATIONS[activation][1]
+    for layer in layers[:-1]:
+        obs = act(F.linear(obs, layer.weight, layer.bias))
+    last = layers[-1]
+    return F.linear(obs, last.weight, last.bias)
 
 
-def _layers(net: nn.Sequential) -> tuple[nn.Linear, nn.Linear]:
-    # The two Linear modules of _mlp's net, held in a plain tuple (which nn.Module does not
+def _layers(net: nn.Sequential) -> tuple[nn.Linear, ...]:
+    # The Linear modules of _mlp's net, held in a plain tuple (which nn.Module does not
     # register, so state_dict and the checkpoints' bytes are unchanged): indexing the
     # Sequential costs more per forward than a small layer's arithmetic.
-    return net[0], net[2]
+    return tuple(module for module in net if isinstance(module, nn.Linear))
 
 
 class Policy(nn.Module):
-    """The article's policy: Linear(obs, hidden) - ReLU - Linear(hidden, actions) - softmax.
+    """The article's policy: Linear(obs, hidden) - ReLU - Linear(hidden, actions) - softmax
+    (hidden: hidden_dim, or hidden_sizes' layers with their activation).
 
     forward returns logits; the softmax is applied where it is used (log_softmax in the
     loss, which equals log(softmax) up to float rounding and never gives log(0)).
     """
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden_dim: int, generator: torch.Generator):
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden_dim,
+        generator: torch.Generator,
+        activation: str = "relu",
+    ):
         super().__init__()
-        self.net = _mlp(obs_dim, hidden_dim, n_actions, generator)
+        self.activation = activation
+        self.net = _mlp(obs_dim, hidden_dim, n_actions, generator, activation)
         self.layers = _layers(self.net)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return _mlp_forward(self.layers, obs)
+        return _mlp_forward(self.layers, obs, self.activation)
 
 
 class GaussianPolicy(nn.Module):
@@ -82,14 +112,22 @@ class GaussianPolicy(nn.Module):
     PPO). forward returns the mean; the sample is not clipped here (the env step clips it,
     reinforce/sim/rollout.py), so log-probabilities are of what was drawn."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, generator: torch.Generator):
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        hidden_dim,
+        generator: torch.Generator,
+        activation: str = "relu",
+    ):
         super().__init__()
-        self.net = _mlp(obs_dim, hidden_dim, action_dim, generator)
+        self.activation = activation
+        self.net = _mlp(obs_dim, hidden_dim, action_dim, generator, activation)
         self.layers = _layers(self.net)
         self.log_std = nn.Parameter(torch.zeros(action_dim))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return _mlp_forward(self.layers, obs)
+        return _mlp_forward(self.layers, obs, self.activation)
 
     def distribution(self, obs: torch.Tensor) -> torch.distributions.Normal:
         return torch.distributions.Normal(self(obs), self.log_std.exp())
@@ -98,13 +136,22 @@ class GaussianPolicy(nn.Module):
 class ValueNet(nn.Module):
     """State-value critic V(s) with the policy's architecture and one output."""
 
-    def __init__(self, obs_dim: int, hidden_dim: int, generator: torch.Generator):
+    def __init__(
+        self, obs_dim: int, hidden_dim, generator: torch.Generator, activation: str = "relu"
+    ):
         super().__init__()
-        self.net = _mlp(obs_dim, hidden_dim, 1, generator)
+        self.activation = activation
+        self.net = _mlp(obs_dim, hidden_dim, 1, generator, activation)
         self.layers = _layers(self.net)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return _mlp_forward(self.layers, obs).squeeze(-1)
+        return _mlp_forward(self.layers, obs, self.activation).squeeze(-1)
+
+
+def compiled_forward_covers(policy: nn.Module) -> bool:
+    """Whether the compiled forward (reinforce/sim/_kernels.py: one hidden layer, ReLU)
+    computes this policy; else a TorchActor acts with the module itself."""
+    return len(policy.layers) == 2 and policy.activation == "relu"
 
 
 class StackedPolicies:
@@ -283,13 +330,55 @@ class GaussianActor:
         return self.stack.weights, self.noise.noise
 
 
+class TorchActor:
+    """run_lockstep's choose for networks the compiled forward does not cover (more hidden
+    layers, another activation): each seed's own torch module acts on its own observation
+    row, without autograd, with the compiled actors' rules and noise streams: a categorical
+    action is argmax(float64(logits) + gumbel) (greedy: argmax logits, the first index
+    among equals), a Gaussian one the float32 of mean + std * eps in float64 (the mean
+    unclipped). It acts with the live modules, so refresh has nothing to copy. Slower than
+    the compiled actors (a torch call per seed and step): the plain path."""
+
+    def __init__(self, policies: list[Policy | GaussianPolicy], rngs, block: int = 512):
+        self.policies = list(policies)
+        self.continuous = isinstance(policies[0], GaussianPolicy)
+        streams = NormalStreams if self.continuous else GumbelStreams
+        outputs = policies[0].layers[-1].out_features
+        self.noise = None if rngs is None else streams(rngs, outputs, block)
+
+    def refresh(self, index: int, policy: Policy | GaussianPolicy) -> None:
+        self.policies[index] = policy
+
+    def __call__(self, obs_rows: np.ndarray, active: np.ndarray, step: int) -> np.ndarray:
+        obs = torch.from_numpy(np.ascontiguousarray(obs_rows, dtype=np.float32))
+        active = np.asarray(active, dtype=np.int64)
+        noise = None if self.noise is None else self.noise.at(step, active)
+        with torch.no_grad():
+            outputs = np.stack(
+                [self.policies[k].forward(obs[i : i + 1])[0].numpy() for i, k in enumerate(active)]
+            )
+        if self.continuous:
+            if noise is None:
+                return outputs.astype(np.float32)
+            std = np.stack([self.policies[k].log_std.detach().exp().numpy() for k in active])
+            mean = outputs.astype(np.float64)
+            return (mean + std.astype(np.float64) * noise).astype(np.float32)
+        scores = outputs.astype(np.float64) + (0.0 if noise is None else noise)
+        return np.argmax(scores, axis=1).astype(np.int64)
+
+
 def make_policy(
-    obs_dim: int, n_actions: int, hidden_dim: int, generator: torch.Generator, continuous: bool
+    obs_dim: int,
+    n_actions: int,
+    hidden_dim,
+    generator: torch.Generator,
+    continuous: bool,
+    activation: str = "relu",
 ) -> Policy | GaussianPolicy:
     """The categorical policy for Discrete(n_actions), the Gaussian one for a Box action
-    of n_actions dimensions."""
+    of n_actions dimensions; hidden_dim: one layer's width, or the widths of each."""
     head = GaussianPolicy if continuous else Policy
-    return head(obs_dim, n_actions, hidden_dim, generator)
+    return head(obs_dim, n_actions, hidden_dim, generator, activation)
 
 
 def make_networks(
@@ -298,10 +387,11 @@ def make_networks(
     """A seed's policy and, where its algorithm needs one, critic, both drawn from the
     seed's init generator in that order (every schedule's networks, the same bytes)."""
     init = seeding.init_generator(seed)
-    policy = make_policy(obs_dim, n_actions, cfg.hidden_dim, init, continuous)
+    hidden = cfg.hidden_sizes or cfg.hidden_dim
+    policy = make_policy(obs_dim, n_actions, hidden, init, continuous, cfg.activation)
     critic = None
     if algos.load(cfg.algorithm).needs_critic(cfg):
-        critic = ValueNet(obs_dim, cfg.hidden_dim, init)
+        critic = ValueNet(obs_dim, hidden, init, cfg.activation)
     return policy, critic
 
 
@@ -309,6 +399,11 @@ def checkpoint_meta(env_id: str, obs_dim: int, n_actions: int, cfg, continuous: 
     """What a checkpoint says of its policy (load_policy rebuilds it from this)."""
     meta = {"env_id": env_id, "obs_dim": obs_dim, "n_actions": n_actions}
     meta["hidden_dim"] = cfg.hidden_dim
+    # only where set: the default networks' checkpoints keep their bytes
+    if cfg.hidden_sizes is not None:
+        meta["hidden_sizes"] = list(cfg.hidden_sizes)
+    if cfg.activation != "relu":
+        meta["activation"] = cfg.activation
     if continuous:  # only then: the categorical checkpoints keep their bytes
         meta["policy_head"] = "gaussian"
     return meta
@@ -316,9 +411,13 @@ def checkpoint_meta(env_id: str, obs_dim: int, n_actions: int, cfg, continuous: 
 
 def make_actor(
     policies: list[Policy | GaussianPolicy], rngs: list[np.random.Generator] | None
-) -> tuple[StackedActor | GaussianActor, StackedPolicies | GaussianStack]:
+) -> tuple[StackedActor | GaussianActor | TorchActor, StackedPolicies | GaussianStack | TorchActor]:
     """The choose that plays these policies, sampled with rngs (None: greedy), and the
-    NumPy stack to refresh after an update."""
+    NumPy stack to refresh after an update: the compiled actors where the compiled
+    forward covers the networks, else a TorchActor (its own stack)."""
+    if not compiled_forward_covers(policies[0]):
+        actor = TorchActor(policies, rngs)
+        return actor, actor
     if isinstance(policies[0], GaussianPolicy):
         actor = GaussianActor(policies, rngs)
         return actor, actor.stack
@@ -352,7 +451,12 @@ def load_policy(path) -> tuple[Policy | GaussianPolicy, dict]:
     # Only Gaussian checkpoints name their head: the categorical ones keep their bytes.
     continuous = meta.get("policy_head") == "gaussian"
     policy = make_policy(
-        meta["obs_dim"], meta["n_actions"], meta["hidden_dim"], torch.Generator(), continuous
+        meta["obs_dim"],
+        meta["n_actions"],
+        meta.get("hidden_sizes") or meta["hidden_dim"],
+        torch.Generator(),
+        continuous,
+        meta.get("activation", "relu"),
     )
     policy.load_state_dict(checkpoint["policy"])
     return policy, meta

@@ -27,7 +27,6 @@ A seed's bytes do not depend on the seeds beside it (tests/test_rollouts.py):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -35,12 +34,15 @@ import torch
 
 from reinforce import algos, internals, seeding
 from reinforce.agent.policy import (
+    ACTIVATIONS,
     GumbelStreams,
     Policy,
     StackedActor,
     StackedPolicies,
+    TorchActor,
     ValueNet,
     checkpoint_meta,
+    compiled_forward_covers,
     make_networks,
     save_policy,
 )
@@ -63,10 +65,10 @@ class _Envs:
     gymnasium.make. Both give the same episodes (tests/test_rollout.py, and here
     tests/test_rollouts.py)."""
 
-    def __init__(self, env_id: str, seeds: Sequence[int]):
+    def __init__(self, env_id: str, seeds: Sequence[int], compiled_actor: bool = True):
         self.cartpole = CartPoleBatch.supports(env_id)
         batch_class = None if self.cartpole else classic_batch(env_id)
-        self.compiled = self.cartpole and compiled_trig_matches_numpy()
+        self.compiled = self.cartpole and compiled_actor and compiled_trig_matches_numpy()
         if self.cartpole:
             self.batch = CartPoleBatch(env_id, seeds)
             n, limit = len(seeds), self.batch.max_steps
@@ -157,26 +159,27 @@ def noise_block(rollout_steps: int) -> int:
 
 
 def _stack(nets: Sequence[Policy | ValueNet], rows: int) -> list[torch.Tensor]:
-    """[W1 (rows, hidden, obs), b1 (rows, 1, hidden), W2 (rows, out, hidden), b2 (rows,
-    1, out)] of the nets, the last net repeated up to `rows`, as leaf tensors."""
+    """[W1 (rows, out1, in), b1 (rows, 1, out1), W2, b2, ...]: each Linear layer's weight
+    and bias of the nets, stacked, the last net repeated up to `rows`, as leaf tensors."""
     nets = list(nets) + [nets[-1]] * (rows - len(nets))
-    first = [net.layers[0] for net in nets]
-    second = [net.layers[1] for net in nets]
-    tensors = [
-        torch.stack([layer.weight.detach() for layer in first]),
-        torch.stack([layer.bias.detach()[None] for layer in first]),
-        torch.stack([layer.weight.detach() for layer in second]),
-        torch.stack([layer.bias.detach()[None] for layer in second]),
-    ]
+    tensors = []
+    for depth in range(len(nets[0].layers)):
+        layers = [net.layers[depth] for net in nets]
+        tensors.append(torch.stack([layer.weight.detach() for layer in layers]))
+        tensors.append(torch.stack([layer.bias.detach()[None] for layer in layers]))
     return [t.clone().requires_grad_() for t in tensors]
 
 
-def stacked_forward(weights: Sequence[torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
-    """(rows, M, obs_dim) -> (rows, M, out): each row's MLP (Linear - ReLU - Linear) on
-    its own observations, in one baddbmm per layer."""
-    w1, b1, w2, b2 = weights
-    hidden = torch.relu(torch.baddbmm(b1, obs, w1.transpose(1, 2)))
-    return torch.baddbmm(b2, hidden, w2.transpose(1, 2))
+def stacked_forward(
+    weights: Sequence[torch.Tensor], obs: torch.Tensor, activation: str = "relu"
+) -> torch.Tensor:
+    """(rows, M, obs_dim) -> (rows, M, out): each row's MLP (Linear - activation - ... -
+    Linear, policy.py's) on its own observations, in one baddbmm per layer."""
+    act = ACTIVATIONS[activation][1]
+    hidden = obs
+    for w, b in zip(weights[0:-2:2], weights[1:-2:2]):
+        hidden = act(torch.baddbmm(b, hidden, w.transpose(1, 2)))
+    return torch.baddbmm(weights[-1], hidden, weights[-2].transpose(1, 2))
 
 
 # A seed's part of a stacked tensor whose size per seed is a multiple of this many floats
@@ -241,12 +244,23 @@ class StackedAdam:
 
 
 def _write_back(weights: Sequence[torch.Tensor], row: int, net: Policy | ValueNet) -> None:
-    first, second = net.layers
     with torch.no_grad():
-        first.weight.copy_(weights[0][row])
-        first.bias.copy_(weights[1][row, 0])
-        second.weight.copy_(weights[2][row])
-        second.bias.copy_(weights[3][row, 0])
+        for depth, layer in enumerate(net.layers):
+            layer.weight.copy_(weights[2 * depth][row])
+            layer.bias.copy_(weights[2 * depth + 1][row, 0])
+
+
+def clip_rows(weights: Sequence[torch.Tensor], rows: int, max_norm: float) -> None:
+    """torch.nn.utils.clip_grad_norm_ of each row's gradients alone (a seed's policy):
+    their global 2-norm from get_total_norm, and every gradient of the row scaled by
+    min(1, max_norm / (norm + 1e-6)), clip_grad_norm_'s factor."""
+    with torch.no_grad():
+        for row in range(rows):
+            grads = [w.grad[row] for w in weights]
+            total = torch.nn.utils.get_total_norm(grads)
+            factor = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+            for grad in grads:
+                grad.mul_(factor)
 
 
 def _padded(array: np.ndarray, rows: int) -> np.ndarray:
@@ -269,13 +283,13 @@ def stacked_losses(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each row's (policy loss, critic loss), (rows,) each: the algorithm's losses on the
     row's minibatch, from the stacked networks' log-probabilities, entropies and values."""
-    log_probs_all = torch.log_softmax(stacked_forward(policy, obs), dim=-1)
+    log_probs_all = torch.log_softmax(stacked_forward(policy, obs, cfg.activation), dim=-1)
     log_probs = log_probs_all.gather(2, actions[..., None]).squeeze(2)
     return algos.load(cfg.algorithm).losses(
         Batch(
             log_probs=log_probs,
             entropies=lambda: -(log_probs_all.exp() * log_probs_all).sum(2),
-            values=stacked_forward(critic, obs).squeeze(2),
+            values=stacked_forward(critic, obs, cfg.activation).squeeze(2),
             old_values=old_values,
             advantages=advantages,
             targets=targets,
@@ -312,9 +326,13 @@ def train_rollout_seeds(
     )
     policy, critic = _stack(policies, rows), _stack(critics, rows)
     policy_adam, critic_adam = StackedAdam(policy, cfg.lr), StackedAdam(critic, cfg.critic_lr)
-    stack = StackedPolicies(policies)
     rngs = [seeding.action_rng(seed) for seed in seeds]
-    actor = StackedActor(stack, GumbelStreams(rngs, n_actions, noise_block(steps_per_rollout)))
+    block = noise_block(steps_per_rollout)
+    if compiled_forward_covers(policies[0]):
+        stack = StackedPolicies(policies)
+        actor = StackedActor(stack, GumbelStreams(rngs, n_actions, block))
+    else:  # the plain path: each seed's module acts, its weights written back per update
+        actor = stack = TorchActor(policies, rngs, block)
     shuffles = [seeding.minibatch_rng(seed) for seed in seeds] if cfg.minibatches > 1 else []
 
     obs_buf = np.empty((n, steps_per_rollout, obs_dim), dtype=np.float32)
@@ -329,7 +347,7 @@ def train_rollout_seeds(
     episode_return, episode_length = np.zeros(n), np.zeros(n, dtype=np.int64)
     episode_loss = np.full(n, np.nan)  # the last update's loss while the episode ran
     meta = checkpoint_meta(env_id, obs_dim, n_actions, cfg)
-    envs = _Envs(env_id, seeds)
+    envs = _Envs(env_id, seeds, compiled_actor=isinstance(stack, StackedPolicies))
     step = env_steps = 0
     try:
         current = envs.observation()
@@ -385,10 +403,9 @@ def train_rollout_seeds(
                 )
                 _check_finite(seeds, checkpoints, losses, policy, critic, curves, cfg)
                 episode_loss[:] = losses
-                stack.w1[:] = policy[0][:n].detach().transpose(1, 2).numpy()
-                stack.b1[:] = policy[1][:n].detach().numpy()
-                stack.w2[:] = policy[2][:n].detach().transpose(1, 2).numpy()
-                stack.b2[:] = policy[3][:n].detach().numpy()
+                for k in range(n):  # the actor acts with each seed's updated policy
+                    _write_back(policy, k, policies[k])
+                    stack.refresh(k, policies[k])
     finally:
         envs.close()
     rows_out = [(seed, *row) for seed, curve in zip(seeds, curves) for row in curve]
@@ -402,8 +419,9 @@ def _update(policy, critic, optimizers, shuffles, buffers, rows, cfg) -> np.ndar
     obs = torch.from_numpy(_padded(obs_np, rows))
     actions = torch.from_numpy(_padded(actions_np, rows))
     with torch.no_grad():
-        values = stacked_forward(critic, obs).squeeze(2)
-        next_values = stacked_forward(critic, torch.from_numpy(_padded(next_np, rows))).squeeze(2)
+        values = stacked_forward(critic, obs, cfg.activation).squeeze(2)
+        next_obs = torch.from_numpy(_padded(next_np, rows))
+        next_values = stacked_forward(critic, next_obs, cfg.activation).squeeze(2)
         experience = Experience(
             rewards=_padded(rewards, rows),
             terminated=_padded(terminated, rows),
@@ -412,7 +430,7 @@ def _update(policy, critic, optimizers, shuffles, buffers, rows, cfg) -> np.ndar
             next_values=next_values.numpy(),
         )
         advantage, targets = algos.load(cfg.algorithm).targets(experience, cfg)
-        log_probs_all = torch.log_softmax(stacked_forward(policy, obs), dim=-1)
+        log_probs_all = torch.log_softmax(stacked_forward(policy, obs, cfg.activation), dim=-1)
         old_log_probs = log_probs_all.gather(2, actions[..., None]).squeeze(2)
     size = steps // cfg.minibatches
     seed_rows = torch.arange(rows)[:, None]
@@ -444,6 +462,8 @@ def _update(policy, critic, optimizers, shuffles, buffers, rows, cfg) -> np.ndar
             # Rows share no parameter: each row's weights get exactly the gradient of its
             # own two losses (d sum / d loss = 1), as train._step's one backward pass.
             (policy_loss + critic_loss).sum().backward()
+            if cfg.grad_clip_norm is not None:
+                clip_rows(policy, rows, cfg.grad_clip_norm)
             for optimizer in optimizers:
                 optimizer.step()
             losses.append(policy_loss.detach()[:n].numpy().astype(np.float64))
@@ -451,15 +471,15 @@ def _update(policy, critic, optimizers, shuffles, buffers, rows, cfg) -> np.ndar
 
 
 def _check_finite(seeds, checkpoints, losses, policy, critic, curves, cfg) -> None:
-    """train.check_finite for the seeds still training (a finished seed's row is never
+    """TrainingDiverged.check of the seeds still training (a finished seed's row is never
     read again)."""
     for k, seed in enumerate(seeds):
-        if seed in checkpoints:
-            continue
-        finite = all(np.isfinite(p[k].detach().numpy()).all() for p in [*policy, *critic])
-        if math.isfinite(losses[k]) and finite:
-            continue
-        rates = f"lr {cfg.lr:g}, critic_lr {cfg.critic_lr:g}"
-        raise TrainingDiverged.after_update(
-            seed, len(curves[k]) + 1, float(losses[k]), rates, can_clip=False
-        )
+        if seed not in checkpoints:
+            TrainingDiverged.check(
+                seed,
+                len(curves[k]) + 1,
+                float(losses[k]),
+                [p[k].detach().numpy().ravel() for p in [*policy, *critic]],
+                f"lr {cfg.lr:g}, critic_lr {cfg.critic_lr:g}",
+                can_clip=False,
+            )

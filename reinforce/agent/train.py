@@ -15,7 +15,6 @@ and weights are the same bytes whether it trains alone or beside other seeds.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from reinforce.compute.workers import Progress
 from reinforce.io.config import TrainConfig
 from reinforce.io.errors import TrainingDiverged
 from reinforce.io.outputs import CURVE_COLUMNS
-from reinforce.sim.envs import check_env_id, is_continuous
+from reinforce.sim.envs import CartPoleBatch, check_env_id, classic_batch, is_continuous
 from reinforce.sim.rollout import Episode, run_lockstep
 
 if TYPE_CHECKING:
@@ -395,23 +394,17 @@ def update_seed(learner: SeedLearner, cfg: TrainConfig) -> float:
 
 
 def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConfig) -> None:
-    """Stop (TrainingDiverged, one line) when an update's loss or the weights it left are
-    not finite: every later update and the saved policy would be NaN. Reads values only."""
+    """TrainingDiverged.check of a learner's update. Reads values only."""
     nets = [learner.policy] + ([] if learner.critic is None else [learner.critic])
     # NumPy's isfinite on views of the weights: the same test, several times cheaper per
     # update than torch's isfinite(...).all() on these tiny tensors; on the learner's own
-    # flat views (walking the modules' parameters() costs as much again), joined so that
-    # one isfinite covers them all (a few thousand floats: the copy costs less than a
-    # call per tensor)
+    # flat views (walking the modules' parameters() costs as much again)
     weights = learner.weight_arrays or [
         p.detach().view(-1).numpy() for net in nets for p in net.parameters()
     ]
-    finite_weights = bool(np.isfinite(np.concatenate(weights)).all())
-    if math.isfinite(loss) and finite_weights:
-        return
     rates = f"lr {cfg.lr:g}" + (f", critic_lr {cfg.critic_lr:g}" if learner.critic else "")
-    raise TrainingDiverged.after_update(
-        learner.seed, episode, loss, rates, can_clip=cfg.grad_clip_norm is None
+    TrainingDiverged.check(
+        learner.seed, episode, loss, weights, rates, can_clip=cfg.grad_clip_norm is None
     )
 
 
@@ -475,6 +468,26 @@ def train_seeds(
     return rows, checkpoints, steps
 
 
+def describe_engine(cfg: TrainConfig, env_id: str) -> str:
+    """Which paths the engine takes for this config and env, in words (the train stage
+    prints it): what is compiled or stacked, and what runs on the plain path, and why."""
+    if cfg.rollout_steps is not None:
+        schedule = f"rollouts of {cfg.rollout_steps} steps, every seed's update stacked"
+    else:
+        schedule = "updates at each seed's episode ends"
+    if CartPoleBatch.supports(env_id):
+        envs = "compiled CartPole"
+    elif classic_batch(env_id) is not None:
+        envs = "compiled classic-control steps"
+    else:
+        envs = "gymnasium.make per seed (no compiled step for this env)"
+    if len(cfg.hidden_sizes or (cfg.hidden_dim,)) == 1 and cfg.activation == "relu":
+        actor = "compiled actor"
+    else:
+        actor = "torch modules acting (the compiled actor has one ReLU hidden layer)"
+    return f"algorithm {cfg.algorithm}; {schedule}; {envs}; {actor}"
+
+
 def train_variant(
     cfg: TrainConfig,
     env_id: str,
@@ -486,6 +499,7 @@ def train_variant(
     """Train every seed of one variant, the seeds split over `workers` processes, or as
     the given backend (reinforce/compute/backends.py) splits them."""
     obs_dim, n_actions = check_env_id(env_id)
+    print(f"{label}: {describe_engine(cfg, env_id)}", flush=True)
     backend = backend or LocalBackend(workers)
     start = time.perf_counter()
     try:

@@ -6,6 +6,7 @@ any result (tests/test_training.py holds it); it only uses the machine's cores.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.forkserver
 import os
@@ -20,6 +21,7 @@ from typing import Any
 from reinforce.io.errors import ConfigError, DataError, WorkerFailed
 
 Report = Callable[[float], None]
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class Progress:
@@ -107,9 +109,32 @@ def start_context(func: Callable) -> multiprocessing.context.BaseContext:
     return context
 
 
-def _worker(func, group, results: Connection) -> None:
-    # Ctrl-C reaches the whole process group: the parent alone reacts and stops us.
+def _die_with_parent(parent: int | None) -> None:
+    """Linux: the kernel kills this worker when the process that started it ends, however
+    it ends (SIGKILL included), so no worker is ever left re-parented to init, blocked on
+    a pipe nobody reads. parent: the pid expected to have started it (None: not known, a
+    forkserver's child); a parent already gone by now ends the worker at once. (The
+    kernel watches the thread that forked: map_seed_groups starts workers from the
+    stage's main thread, which lives as long as the stage.)"""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # no C library to ask: the parent's finally stops us
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def _worker(func, group, results: Connection, parent: int | None = None) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone reacts and stops us. A
+    # SIGTERM (the parent's terminate(), or a kill of the group) ends us at once: the
+    # handler a forked worker inherits from its stage (reinforce/io/cli.py) is put back.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    _die_with_parent(parent)
     batch: list[float] = []
 
     def report(episode_return: float) -> None:
@@ -149,8 +174,11 @@ def map_seed_groups(
     # One pipe per worker, its only writer: no locks, hence no named semaphores that a
     # process ended by Ctrl-C would leave to the resource tracker.
     pipes = {index: context.Pipe(duplex=False) for index in range(1, len(groups))}
+    parent = os.getpid() if context.get_start_method() == "fork" else None
     processes = {
-        index: context.Process(target=_worker, args=(func, groups[index], writer), daemon=True)
+        index: context.Process(
+            target=_worker, args=(func, groups[index], writer, parent), daemon=True
+        )
         for index, (_, writer) in pipes.items()
     }
     readers = {reader: index for index, (reader, _) in pipes.items()}

@@ -19,11 +19,13 @@ from typing import Any
 import yaml
 
 from reinforce.io import paths
-from reinforce.io.env_ids import check_env_id, spec_reward_threshold
+from reinforce.io.env_ids import check_env_id, is_continuous, spec_reward_threshold
 from reinforce.io.errors import ConfigError, DataError
 from reinforce.io.names import check_name, show
 
 BASELINES = ("none", "value")
+ACTIVATIONS = ("relu", "tanh")  # reinforce/agent/policy.py ACTIVATIONS
+MAX_HIDDEN_LAYERS = 16
 # reinforce/algos: a file there (not base.py) is an algorithm a variant may name
 ALGORITHMS_DIR = Path(__file__).resolve().parents[1] / "algos"
 
@@ -92,6 +94,9 @@ class TrainConfig:
     # The ppo variant (README, "Learning quality"): each seed updates after every
     # rollout_steps env steps, its episodes cut across rollouts; null: at episode ends.
     rollout_steps: int | None = None
+    # The networks: hidden layers' widths (null: one layer of hidden_dim) and activation.
+    hidden_sizes: tuple | None = None
+    activation: str = "relu"
     # The algorithm: reinforce/algos/<algorithm>.py (its targets and losses); pg is the
     # policy-gradient family every key above configures.
     algorithm: str = "pg"
@@ -223,12 +228,20 @@ def _unknown_key(section: str, key: str, allowed) -> ConfigError:
 
 
 def _type_name(kind) -> str:
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+    return {
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        str: "a string",
+        tuple: "a list",
+    }[kind]
 
 
 def _check_type(key: str, value: Any, kind, optional: bool = False) -> Any:
     if value is None and optional:
         return None
+    if kind is tuple and isinstance(value, list):  # YAML's sequences; frozen configs hold tuples
+        value = tuple(value)
     ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
@@ -339,6 +352,27 @@ def _validate_train(name: str, train: TrainConfig) -> TrainConfig:
             "gradient and Adam state alone" * (train.hidden_dim > MAX_HIDDEN_DIM)
         ),
     )
+    sizes = train.hidden_sizes
+    _require(
+        sizes is None
+        or (
+            1 <= len(sizes) <= MAX_HIDDEN_LAYERS
+            and all(
+                isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_HIDDEN_DIM
+                for h in sizes
+            )
+        ),
+        f"{name}.hidden_sizes",
+        None if sizes is None else list(sizes),
+        f"null (one layer of hidden_dim units) or a list of 1 to {MAX_HIDDEN_LAYERS} integers "
+        f">= 1 and <= {MAX_HIDDEN_DIM}, one per hidden layer",
+    )
+    _require(
+        train.activation in ACTIVATIONS,
+        f"{name}.activation",
+        train.activation,
+        " | ".join(ACTIVATIONS),
+    )
     _require(train.baseline in BASELINES, f"{name}.baseline", train.baseline, " | ".join(BASELINES))
     _require(train.entropy_coef >= 0, f"{name}.entropy_coef", train.entropy_coef, "a number >= 0")
     _require(
@@ -423,12 +457,6 @@ def _validate_rollouts(name: str, train: TrainConfig) -> None:
         f"{name}.episodes_per_update",
         train.episodes_per_update,
         "1 with rollout_steps (updates come every rollout_steps env steps)",
-    )
-    _require(
-        train.grad_clip_norm is None,
-        f"{name}.grad_clip_norm",
-        train.grad_clip_norm,
-        "null with rollout_steps (not implemented for the batched update)",
     )
 
 
@@ -625,6 +653,21 @@ def _parse_random(raw: Any, taken: set[int]) -> RandomConfig:
     return RandomConfig(seeds=seeds, episodes=episodes)
 
 
+def _check_train_on_envs(key: str, train: TrainConfig, envs: dict) -> None:
+    """A variant's train keys against the study's envs: what no training path supports
+    is refused here, before any work (the stages would fail inside training)."""
+    if train.rollout_steps is None:
+        return
+    continuous = sorted(env_id for env_id in envs if is_continuous(env_id))
+    _require(
+        not continuous,
+        f"{key}.rollout_steps",
+        train.rollout_steps,
+        f"null for {', '.join(continuous)} (Box actions: the rollout schedule has the "
+        "categorical head only)",
+    )
+
+
 def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") -> Config:
     """Build a validated Config from the parsed YAML of params.yaml (named source)."""
     if not isinstance(raw, dict):
@@ -689,6 +732,8 @@ def parse_config(raw: Any, check_env: bool = True, source: str = "params.yaml") 
             if override not in _TRAIN_TYPES:
                 raise _unknown_key(key, str(override), _TRAIN_TYPES)
         variants[name] = _validate_train(key, _section(key, merged, TrainConfig))
+        if check_env:
+            _check_train_on_envs(key, variants[name], envs)
 
     evaluate = _section("evaluate", raw.get("evaluate"), EvaluateConfig)
     _require(

@@ -9,17 +9,36 @@ from pathlib import Path
 
 import yaml
 
+from reinforce.io.errors import DataError
+from reinforce.io.outputs import guard, write_atomic
+
 LOCK_FILE = "dvc.lock"
-RECOVERY = (
-    f"restore it with `git checkout -- {LOCK_FILE}` (or delete it) and run `dvc repro` "
-    "again, or run `python -m stages.doctor --fix`"
-)
 
 
-def lock_problem(root: str | Path = ".") -> str | None:
-    """One line when dvc.lock is there but DVC cannot read it; None when it can (or when
-    there is none, which DVC reads as "every stage to run")."""
-    path = Path(root) / LOCK_FILE
+def recovery(name: str = LOCK_FILE) -> str:
+    return (
+        f"restore it with `git checkout -- {name}` (or delete it) and run `dvc repro` "
+        "again, or run `python -m stages.doctor --fix`"
+    )
+
+
+def lock_files(root: str | Path = ".") -> list[str]:
+    """The lock files doctor looks at, relative to the repository root: dvc.lock and that
+    of every study under studies/ with a dvc.yaml (the suite's), whether or not each is
+    there yet."""
+    studies = sorted(p.parent for p in Path(root).glob("studies/*/dvc.yaml"))
+    return [LOCK_FILE] + [(p.relative_to(root) / LOCK_FILE).as_posix() for p in studies]
+
+
+def lock_problem(root: str | Path = ".", name: str = LOCK_FILE) -> str | None:
+    """One line when the lock file (name, under root) is there but DVC cannot read it; None
+    when it can (or when there is none, which DVC reads as "every stage to run")."""
+    path = Path(root) / name
+    if path.is_dir() and not path.is_symlink():
+        return (
+            f"{name} is a folder, not DVC's lock file; move it away (doctor removes no "
+            "folder) and run `dvc repro`, which reruns every stage it does not find locked"
+        )
     if not path.exists():
         return None
     try:
@@ -28,34 +47,38 @@ def lock_problem(root: str | Path = ".") -> str | None:
 
         COMPILED_LOCKFILE_SCHEMA(data)
     except Exception:  # noqa: BLE001  (YAML, encoding and schema errors: all the same to DVC)
-        return f"{LOCK_FILE} is cut short or damaged (an interrupted write); {RECOVERY}"
+        return f"{name} is cut short or damaged (an interrupted write); {recovery(name)}"
     return None
 
 
-def _committed_lock(root: Path) -> bytes | None:
-    """dvc.lock as git's HEAD holds it, None where git holds none."""
-    result = subprocess.run(["git", "show", f"HEAD:./{LOCK_FILE}"], cwd=root, capture_output=True)
+def _committed_lock(root: Path, name: str) -> bytes | None:
+    """The lock file as git's HEAD holds it, None where git holds none."""
+    result = subprocess.run(["git", "show", f"HEAD:./{name}"], cwd=root, capture_output=True)
     return result.stdout if result.returncode == 0 else None
 
 
-def repair_lock(root: str | Path = ".") -> str:
-    """Replace a damaged dvc.lock by the committed one when that one is sound, else remove
+def repair_lock(root: str | Path = ".", name: str = LOCK_FILE) -> str:
+    """Replace a damaged lock file by the committed one when that one is sound, else remove
     it; `dvc repro` then reruns exactly the stages whose recorded hashes do not match.
-    Returns what was done."""
+    Returns what was done. Every write and the removal go through outputs.guard: a lock
+    file (or its folder) linked outside the repository is refused (DataError), untouched;
+    a folder in its place is refused too."""
     root = Path(root)
-    path = root / LOCK_FILE
-    committed = _committed_lock(root)
-    damaged = path.read_bytes()
-    path.with_name(LOCK_FILE + ".damaged").write_bytes(damaged)
+    path = guard(root / name)
+    damaged_path = guard(root / (name + ".damaged"))
+    if path.is_dir() and not path.is_symlink():
+        raise DataError(lock_problem(root, name))
+    committed = _committed_lock(root, name)
+    write_atomic(damaged_path, path.read_bytes())
     if committed is not None:
-        path.write_bytes(committed)
-        if lock_problem(root) is None:
+        write_atomic(path, committed)
+        if lock_problem(root, name) is None:
             return (
-                f"restored {LOCK_FILE} from git's HEAD (the damaged one is kept as "
-                f"{LOCK_FILE}.damaged); run `dvc repro`"
+                f"restored {name} from git's HEAD (the damaged one is kept as "
+                f"{name}.damaged); run `dvc repro`"
             )
     path.unlink()
     return (
-        f"removed {LOCK_FILE} (no sound committed one; the damaged one is kept as "
-        f"{LOCK_FILE}.damaged); run `dvc repro`, which reruns every stage"
+        f"removed {name} (no sound committed one; the damaged one is kept as "
+        f"{name}.damaged); run `dvc repro`, which reruns every stage"
     )

@@ -9,8 +9,10 @@ import reprlib
 from reinforce.io.errors import ConfigError
 
 # A variant name becomes a folder (runs/<name>/, tuning/selected/<name>.json), a DVC stage
-# name (train@<name>) and an argument of a shell command (dvc.yaml's cmd): letters, digits,
-# '-' and '_' only, starting with a letter or digit (so never an option such as --out).
+# name (train@<name>) and an argument of a stage run by hand: letters, digits, '-' and '_'
+# only, starting with a letter or digit (so never an option such as --out). dvc.yaml's
+# commands carry no name at all (a stage reads it from DVC_STAGE, reinforce/io/cli.py), so
+# a name checked only here cannot reach a shell when `dvc repro -s` skips the check stage.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SAFE_NAME_RULE = (
     "1 to 64 letters, digits, '-' or '_', starting with a letter or digit "

@@ -17,9 +17,9 @@ from importlib import metadata
 from pathlib import Path
 
 from reinforce import NUMERIC_PINS
-from reinforce.io.errors import ConfigError
+from reinforce.io.errors import ConfigError, DataError
 from reinforce.io.names import show
-from reinforce.io.paths import LOGS
+from reinforce.io.paths import LOGS, STUDY_OUTPUTS
 
 FINGERPRINT_FILE = "environment.json"
 # The columns of a variant's runs/<variant>/train/curves.csv and eval/eval.csv: written by
@@ -60,9 +60,65 @@ def flatten(record: dict, prefix: str = "") -> dict:
 _TEMP_PREFIX = ".tmp-"
 
 
-def write_atomic(path: str | Path, data: bytes | str) -> None:
-    """Write data to path through a temporary file in the same folder and a rename."""
+class OutsideStudy(DataError):
+    """An output path that a planted symlink leads outside the study."""
+
+
+def guard(path: str | Path) -> Path:
+    """path, after checking that writing or deleting it stays in the study: every write
+    and delete of the pipeline (write_atomic, atomic_directory, the doctor's repair) goes
+    through here first. A path inside the working folder (the repository every stage runs
+    in) must also resolve inside it, symlinks followed: a folder such as runs/<variant>
+    moved elsewhere and linked back, or dvc.lock linked to a file outside, is refused in
+    one line before anything is created, written or removed. A path given outside the
+    working folder (an explicit --out elsewhere) is the user's own choice."""
     path = Path(path)
+    here = Path.cwd()
+    lexical = Path(os.path.normpath(here / path))
+    real_here = here.resolve()
+    if not (lexical.is_relative_to(here) or lexical.is_relative_to(real_here)):
+        return path
+    real = lexical.resolve()
+    if real == real_here or real.is_relative_to(real_here):
+        return path
+    base = here if lexical.is_relative_to(here) else real_here
+    link = next(  # the first link on the way that leads out: the one to name
+        (
+            step
+            for step in [*reversed(lexical.parents), lexical]
+            if step.is_relative_to(base)
+            and step.is_symlink()
+            and not step.resolve().is_relative_to(real_here)
+        ),
+        lexical,
+    )
+    raise OutsideStudy(
+        f"{path}: {link.relative_to(base)} is a symlink to {link.resolve()}, outside the "
+        f"study ({real_here}); refusing to write or delete through it, nothing was written "
+        "(remove the link, or move what it points to back)"
+    )
+
+
+def check_study_links(root: str | Path = ".") -> None:
+    """Refuse (OutsideStudy, one line) a study whose output folders hold a symlink leading
+    outside it, before any stage runs: DVC itself removes a stage's outputs before its
+    command runs, so a link found only by the stage would be found too late. The check
+    stage calls it (dvc.yaml's first stage)."""
+    for name in STUDY_OUTPUTS:
+        top = Path(root) / name
+        guard(top)
+        if not top.is_dir() or top.is_symlink():
+            continue
+        for folder, dirs, files in os.walk(top):  # never follows a link: each is checked
+            for entry in dirs + files:
+                if os.path.islink(os.path.join(folder, entry)):
+                    guard(Path(folder) / entry)
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> None:
+    """Write data to path through a temporary file in the same folder and a rename (a link
+    at path is replaced, never written through); guard()ed first."""
+    path = guard(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):
         data = data.encode()
@@ -90,7 +146,7 @@ def check_output_folder(path: str | Path, stage: str, owns) -> None:
     destroy something else: the working folder or one above it, a repository, a file, or a
     non-empty folder holding a name that owns(name) says this stage never writes. Also
     refuse a parent this process cannot write into, before any work."""
-    path = Path(path)
+    path = guard(path)
     if _holds_cwd_or_repo(path):
         raise ConfigError(
             f"--out: got {show(str(path))}; allowed: a new folder or a previous "
@@ -120,9 +176,10 @@ def atomic_directory(path: str | Path):
     """Yield a temporary folder beside path; on success it replaces path as a whole.
 
     A crash or Ctrl-C leaves only a hidden `.tmp-*` folder, which the next run removes.
-    Never replaces the working folder, one above it, or a folder holding a repository.
+    Never replaces the working folder, one above it, or a folder holding a repository;
+    guard()ed first, and a link at path is removed, never followed.
     """
-    path = Path(path)
+    path = guard(path)
     if _holds_cwd_or_repo(path):
         raise ConfigError(
             f"{path}: refusing to replace the working folder, one above it or a "
@@ -135,7 +192,9 @@ def atomic_directory(path: str | Path):
     try:
         yield tmp
         os.chmod(tmp, 0o755)
-        if path.exists():
+        if path.is_symlink():
+            path.unlink()
+        elif path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
     except BaseException:

@@ -44,6 +44,11 @@ SUITE_ENVS = "envs/{env}"
 RANDOM_DIR = "random"  # in an env's folder: the random policy's returns
 RANDOM_FILE = "random.csv"  # in RANDOM_DIR
 
+# Every top-level name a study's stages write under its root (a suite's: the env folders
+# and its own reports): no symlink below them may lead outside the study
+# (outputs.check_study_links).
+STUDY_OUTPUTS = (RUNS, TUNING, REPORTS, METRICS, SUITE_ENVS.split("/")[0], RANDOM_DIR)
+
 
 def _variant(template: str, root: str | Path, variant: str) -> Path:
     return Path(root) / template.format(variant=check_name("variant", variant))
