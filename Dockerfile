@@ -89,7 +89,7 @@ ENV REINFORCE_IMAGE_REVISION=${REVISION}
 COPY . /opt/reinforce
 COPY docker/entrypoint.sh /usr/local/bin/reinforce-entrypoint
 # Numba's kernels compiled once, here: their cache is keyed by reinforce/sim/_kernels.py's bytes
-# (reinforce/sim/_numba_cache.py), so a `docker run` on a checkout with the same kernels loads them and
+# (reinforce/internals.py, numba_cache), so a `docker run` on a checkout with the same kernels loads them and
 # compiles nothing.  Writable by any user: a checkout with other kernels (or another --user) adds its own.
 ENV XDG_CACHE_HOME=/opt/cache
 WORKDIR /opt/reinforce

@@ -43,7 +43,7 @@ if sys.argv[:1] == ["-m"]:
     # stage_main, turns it on itself).
     gc.disable()
     # torch.export and torch's meta kernels wait until something traces (about 0.2 s of
-    # every stage's `import torch`); lean_torch.py says what is deferred and why
-    from reinforce.agent.lean_torch import defer_tracing_modules
+    # every stage's `import torch`); reinforce/internals.py says what is deferred and why
+    from reinforce import internals
 
-    defer_tracing_modules()
+    internals.defer_tracing_modules()

@@ -11,7 +11,9 @@ IGNORE = shutil.ignore_patterns("__pycache__")
 
 
 def python_stdout(code: str, cwd=ROOT, env=None) -> str:
-    """What `python -c code` prints, in a fresh process (it must succeed)."""
+    """What `python -c code` prints, in a fresh process (it must succeed), with the private
+    internals on (reinforce/internals.py), whose savings these tests hold."""
+    env = {**(os.environ if env is None else env), "REINFORCE_PRIVATE_INTERNALS": "1"}
     command = [sys.executable, "-c", code]
     return subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, check=True
@@ -57,9 +59,10 @@ print("scipy.linalg" in sys.modules)
 
 
 def test_numba_keeps_its_blas_without_importing_scipy_for_the_kernels():
-    """_numba_lean.py answers numba.np.arraymath's import-time BLAS check without
-    importing scipy.linalg; after the kernels load, Numba's BLAS (np.dot, and np.convolve,
-    which reads that check) compiles and agrees with NumPy, importing scipy then."""
+    """reinforce/internals.py (numba_blas_check) answers numba.np.arraymath's import-time
+    BLAS check without importing scipy.linalg; after the kernels load, Numba's BLAS
+    (np.dot, and np.convolve, which reads that check) compiles and agrees with NumPy,
+    importing scipy then."""
     stdout = python_stdout(NUMBA_BLAS_AFTER_A_KERNEL)
     assert stdout.split() == ["False", "True", "True", "True", "True", "True"]
 
@@ -169,9 +172,9 @@ import sys
 sys.argv = ["-m"]  # as `python -m stages.<name>` has it while the package is imported
 import stages
 import torch
-from reinforce.agent.lean_torch import DEFERRED
+from reinforce.internals import DEFERRED
 def waiting():
-    return [type(sys.modules[name]).__name__ == "_DeferredModule" for name in DEFERRED]
+    return [type(sys.modules[name]).__name__ == "DeferredModule" for name in DEFERRED]
 after_import = waiting()
 torch.Generator().manual_seed(0)  # raises where torch._prims.rng_prims was not imported
 meta = (torch.empty(2, 3, device="meta") @ torch.empty(3, 4, device="meta")).shape
@@ -217,7 +220,7 @@ def test_a_stage_gives_the_same_bytes_with_torch_deferred_and_whole(tmp_path):
     (tmp_path / "params.yaml").write_text(
         yaml.safe_dump(tiny_params(variants={"critic": {"baseline": "value"}}))
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REINFORCE_PRIVATE_INTERNALS": "1"}
     outputs = {}
     for how, start in (("deferred", ["-m"]), ("whole", ["-c", STAGE_WITHOUT_DEFERRING])):
         for stage in ("train", "evaluate"):

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from reinforce import algos, seeding
+from reinforce import algos, internals, seeding
 from reinforce.agent.policy import (
     ACTIVATIONS,
     GumbelStreams,
@@ -195,7 +195,8 @@ class StackedAdam:
     seed is not a multiple of WHOLE_STACK_FLOATS is stepped as one parameter per seed (a
     view of its row, with its own moments and step count); the others in one piece (the
     same vectorized arithmetic on every element). One call of the fused kernel serves
-    every row."""
+    every row (reinforce/internals.py, stacked_adam); with the private internals switched
+    off, a torch.optim.Adam(fused=True) over the same parts, the same bytes."""
 
     def __init__(self, params: Sequence[torch.Tensor], lr: float):
         self.params, self.lr = list(params), lr
@@ -204,6 +205,8 @@ class StackedAdam:
         self.exp_avg_sqs = self._parts([torch.zeros_like(p) for p in self.params])
         with torch.no_grad():
             self.views = self._parts(self.params)
+        public = not internals.ON["stacked_adam"]
+        self.public = torch.optim.Adam(self.views, lr=lr, fused=True) if public else None
         # Adam._init_group's fused step counter (a float32 scalar), shared by the parts
         self.step_count = torch.zeros((), dtype=torch.float32)
 
@@ -215,27 +218,28 @@ class StackedAdam:
 
     def step(self) -> None:
         grads = self._parts([p.grad for p in self.params])
+        if self.public is not None:
+            for view, grad in zip(self.views, grads):
+                view.grad = grad
+            self.public.step()
+            return
         self.step_count += 1  # what torch.optim.adam._fused_adam adds to each step tensor
         with torch.no_grad():  # as Adam.step: the update is not part of any graph
             # The kernel that _fused_adam (Adam.step's fused core) calls, with the same
             # arguments, called directly: its grouping by device and one step counter per
             # parameter cost more than the kernel here, and every part has the same count.
-            torch._fused_adam_(
+            internals.fused_adam_(
                 self.views,
                 grads,
                 self.exp_avgs,
                 self.exp_avg_sqs,
-                [],
                 [self.step_count] * len(self.views),
-                amsgrad=False,
                 lr=self.lr,
                 beta1=0.9,
                 beta2=0.999,
                 weight_decay=0.0,
                 eps=1e-8,
                 maximize=False,
-                grad_scale=None,
-                found_inf=None,
             )
 
 

@@ -25,8 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reinforce import algos, seeding
-from reinforce.agent.lean_torch import skip_dynamo_import
+from reinforce import algos, internals, seeding
 from reinforce.agent.policy import (
     GaussianPolicy,
     Policy,
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-skip_dynamo_import()  # Adam.__init__ would import torch._dynamo (1-1.5 s) for nothing
+internals.skip_dynamo_import()  # Adam.__init__ would import torch._dynamo (1-1.5 s)
 
 
 # ------------------------------------------------------------------- the algorithm's inputs
@@ -276,31 +275,31 @@ def make_learner(
 
 class FusedAdamStep:
     """optimizer.step() for a fused Adam with one parameter group, as a call of the kernel
-    that Adam.step's fused core calls (torch.optim.adam._fused_adam: torch._fused_adam_,
-    or _fused_adamw_ with decoupled weight decay), with the same arguments: the group's
-    settings, the state tensors, and the step counters incremented by the same
-    torch._foreach_add_ first. The same kernel and bytes (tests/test_training.py), without
-    Optimizer.step's per-call hooks and profiling, nor the functional path's checks and
-    grouping by device and dtype (one CPU float32 group here), which cost several times
-    the kernel on these networks; the state's lists are gathered once, so only this object
-    (or adam_step) may step the optimizer.
+    that Adam.step's fused core calls, with the same arguments: the group's settings, the
+    state tensors, and the step counters incremented the same way first
+    (reinforce/internals.py, fused_adam). The same kernel and bytes
+    (tests/test_training.py), without Optimizer.step's per-call hooks and profiling, nor
+    the functional path's checks and grouping by device and dtype (one CPU float32 group
+    here), which cost several times the kernel on these networks; the state's lists are
+    gathered once, so only this object (or adam_step) may step the optimizer.
 
-    The first step creates the state with Adam.step's own code (Adam._init_group), not
-    through Adam.step, whose wrapper imports torch._dynamo (lean_torch.py); a group that
-    the kernel does not cover alone (amsgrad, capturable, differentiable, not fused) or
-    with a parameter lacking a gradient goes through optimizer.step() itself."""
+    The first step creates the state with Adam.step's own code, not through Adam.step,
+    which imports torch._dynamo; a group that the kernel does not cover alone (amsgrad,
+    capturable, differentiable, not fused), a parameter lacking a gradient, or the
+    private internals switched off go through optimizer.step() itself."""
 
     def __init__(self, optimizer: torch.optim.Adam):
         self.optimizer = optimizer
         (self.group,) = optimizer.param_groups
         self.params = self.group["params"]
         self.state: tuple[list[torch.Tensor], ...] | None = None  # moments, steps
+        self.direct = internals.ON["fused_adam"]
 
     def _prepare(self) -> tuple[list[torch.Tensor], ...]:
-        optimizer, group = self.optimizer, self.group
+        optimizer = self.optimizer
         states = [optimizer.state.get(p) for p in self.params]
         if not all(states):
-            optimizer._init_group(group, [], [], [], [], [], [])
+            internals.init_adam_state(optimizer)
             states = [optimizer.state[p] for p in self.params]
         return tuple([state[key] for state in states] for key in ("exp_avg", "exp_avg_sq", "step"))
 
@@ -308,7 +307,8 @@ class FusedAdamStep:
         group = self.group
         grads = [p.grad for p in self.params]
         if (
-            any(grad is None for grad in grads)
+            not self.direct
+            or any(grad is None for grad in grads)
             or not group["fused"]
             or group["amsgrad"]
             or group["capturable"]
@@ -319,25 +319,21 @@ class FusedAdamStep:
         if self.state is None:
             self.state = self._prepare()
         exp_avgs, exp_avg_sqs, steps = self.state
-        torch._foreach_add_(steps, 1)
-        kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
+        internals.add_one_(steps)
         beta1, beta2 = group["betas"]
-        kernel(
+        internals.fused_adam_(
             self.params,
             grads,
             exp_avgs,
             exp_avg_sqs,
-            [],
             steps,
-            amsgrad=False,
             lr=group["lr"],
             beta1=beta1,
             beta2=beta2,
             weight_decay=group["weight_decay"],
             eps=group["eps"],
             maximize=group["maximize"],
-            grad_scale=None,
-            found_inf=None,
+            decoupled_weight_decay=group["decoupled_weight_decay"],
         )
 
 

@@ -2,7 +2,7 @@
 
 The Dockerfile runs it at image build, so that `docker run` on a checkout with the same
 reinforce/sim/_kernels.py loads the compiled code (the cache is keyed by that file's bytes,
-reinforce/sim/_numba_cache.py) and never compiles. It plays every path that calls a kernel,
+reinforce/internals.py) and never compiles. It plays every path that calls a kernel,
 with each argument type the pipeline uses: training (the compiled loop, sampled; the
 discounted sums of returns and GAE), evaluation (greedy), and the per-step path (the
 random policy), on CartPole and on every classic-control env with a compiled step.

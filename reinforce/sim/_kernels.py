@@ -33,22 +33,21 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from reinforce.sim import _numba_cache
+from reinforce import internals
+
+internals.skip_blas_check_import()  # before the first kernel loads Numba's NumPy support
 
 
 def _compile(function):
     # The compiled code is cached in the user's cache folder, keyed by this file's bytes
-    # (_numba_cache.py), else beside this file; where none can be written (a read-only
-    # install with no writable HOME), numba refuses to cache, and each process compiles it
-    # again (a few seconds) instead of failing.
-    saved = getattr(numba.core.config, "CACHE_LOCATOR_CLASSES", "")
-    numba.core.config.CACHE_LOCATOR_CLASSES = saved or _numba_cache.LOCATORS
-    try:
-        return numba.njit(cache=True, nogil=True)(function)
-    except RuntimeError:
-        return numba.njit(nogil=True)(function)
-    finally:
-        numba.core.config.CACHE_LOCATOR_CLASSES = saved
+    # (reinforce/internals.py, numba_cache), else beside this file; where none can be
+    # written (a read-only install with no writable HOME), numba refuses to cache, and
+    # each process compiles it again (a few seconds) instead of failing.
+    with internals.kernel_cache():
+        try:
+            return numba.njit(cache=True, nogil=True)(function)
+        except RuntimeError:
+            return numba.njit(nogil=True)(function)
 
 
 # ------------------------------------------------------------------------------- policy

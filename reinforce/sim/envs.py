@@ -71,7 +71,8 @@ class CartPoleBatch:
             type(core) is CartPoleEnv
             and env.spec.max_episode_steps is not None
             and core.kinematics_integrator == "euler"
-            and not core._sutton_barto_reward
+            # the constructor's arguments: the registered ones (made without any here)
+            and not env.spec.kwargs.get("sutton_barto_reward", False)
             and core.render_mode is None
         )
         env.close()
