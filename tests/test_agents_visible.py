@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -308,3 +309,70 @@ def test_export_torchscript_round_trip(tmp_path):
     policy, _ = load_policy(paths.train_dir(root, "article") / paths.policy_name(0))
     with torch.no_grad():
         assert torch.equal(module(obs), greedy_action(policy, obs))
+
+
+# -------------------------------------------------------------------------- live metrics
+
+
+def test_live_switch_and_folder(tmp_path):
+    from reinforce.agent.live import live_dir, live_enabled
+
+    assert not live_enabled({})
+    assert live_enabled({"DVC_EXP_BASELINE_REV": "abc"})  # inside `dvc exp run`
+    assert not live_enabled({"DVC_EXP_BASELINE_REV": "abc", "REINFORCE_LIVE": "0"})
+    assert live_enabled({"REINFORCE_LIVE": "1"})
+    assert live_dir("train-a", {}, tmp_path) == tmp_path / "dvclive" / "train-a"
+    queued = tmp_path / ".dvc" / "tmp" / "exps" / "tmpab12"
+    env = {"DVC_EXP_NAME": "exp-1"}
+    assert live_dir("train-a", env, queued) == tmp_path / "dvclive" / "exp-1" / "train-a"
+    assert live_dir("t", {"REINFORCE_LIVE_DIR": "/x", "DVC_EXP_NAME": "../e"}) == Path("/x/t")
+
+
+def test_live_rows_reach_the_logger_from_every_worker(tmp_path):
+    from reinforce.agent.train import train_variant
+    from reinforce.io.config import parse_config
+
+    cfg = parse_config(tiny_params()).trained_variant("article", {})
+    rows = []
+    result = train_variant(cfg, "CartPole-v1", [0, 1, 2], workers=2, on_row=rows.append)
+    assert sorted(rows) == [tuple(r) for r in result.rows]  # every row, from both processes
+
+
+def test_live_files_grow_while_the_stage_runs_and_no_output_byte_moves(tmp_path, monkeypatch):
+    params = tiny_params(variants={"article": {"lr": 0.01}}, seeds=[0, 1, 2, 3])
+    params["train"]["episodes"] = 300
+    params["compute"] = {"workers": 2}
+    project = make_project(tmp_path / "repo", params)
+    monkeypatch.setenv("REINFORCE_LIVE", "0")
+    run(["dvc", "repro", "train@article"], project)
+    assert not (project / "dvclive").exists()
+    before = tree_bytes(project, "runs", "dvc.lock")
+
+    series = project / "dvclive" / "train-article" / "plots" / "metrics" / "seed3" / "return.tsv"
+    monkeypatch.setenv("REINFORCE_LIVE", "1")
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": ""}
+    process = subprocess.Popen(
+        ["dvc", "repro", "--force", "train@article"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen = []  # line counts of one seed's live series while the stage runs
+    while process.poll() is None:
+        if series.exists():
+            count = len(series.read_text().splitlines())
+            if not seen or seen[-1] != count:
+                seen.append(count)
+        time.sleep(0.1)
+    output = process.stdout.read()
+    assert process.returncode == 0, output
+    assert len([c for c in seen if c > 1]) >= 2, seen  # it grew while the stage ran
+    final = series.read_text().splitlines()
+    assert final[0] == "step\treturn" and len(final) == 1 + 300
+    assert [line.split("\t")[0] for line in final[1:]] == [str(e) for e in range(1, 301)]
+    summary = json.loads((project / "dvclive" / "train-article" / "metrics.json").read_text())
+    assert summary["episodes"] == 4 * 300 and "return" in summary["seed0"]
+    assert tree_bytes(project, "runs", "dvc.lock") == before  # no committed byte moved
+    assert "dvclive" not in run(["git", "status", "--porcelain"], project).stdout
