@@ -98,10 +98,8 @@ def play_episode(
             episode.episode_return += float(reward)
             episode.steps += 1
             done = terminated or truncated
-            if keep_frames:
+            if keep_frames:  # (render_mode "human" draws in reset and step themselves)
                 episode.frames.append(env.render())
-            elif env.render_mode == "human":
-                env.render()
     return episode
 
 

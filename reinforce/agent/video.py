@@ -31,8 +31,8 @@ from reinforce.io.paths import MEDIAN_VIDEO, STRIP_VIDEO
 
 MAX_BYTES = 1_048_576  # 1 MiB per file, stated in README.md and docs/agents.md
 MAX_FRAMES = 250  # frames kept per animation: a longer episode keeps every k-th frame
-WIDTH = 240  # pixels of one episode's panel (the height keeps the env's aspect)
-STRIP_WIDTH = 160  # pixels of each panel of the worst/best strip
+WIDTH = 320  # pixels of one episode's panel (the height keeps the env's aspect)
+STRIP_WIDTH = 240  # pixels of each panel of the worst/best strip
 COLORS = 64  # palette entries per frame
 MIN_WIDTH = 60  # encode_gif gives up below this
 
