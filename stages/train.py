@@ -52,7 +52,7 @@ def main(argv):
     if note := fingerprint_mismatch(out):
         print(f"train@{log_label(args)}: note: {note}", flush=True)
 
-    # REINFORCE_LIVE: each episode's row to git-ignored dvclive/ files (docs/agents.md)
+    # each episode's row to git-ignored dvclive/ files; REINFORCE_LIVE=0: off (docs/agents.md)
     live = open_live(f"train-{log_label(args)}")
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
         if line := backend.summary():

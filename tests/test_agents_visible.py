@@ -317,10 +317,8 @@ def test_export_torchscript_round_trip(tmp_path):
 def test_live_switch_and_folder(tmp_path):
     from reinforce.agent.live import live_dir, live_enabled
 
-    assert not live_enabled({})
-    assert live_enabled({"DVC_EXP_BASELINE_REV": "abc"})  # inside `dvc exp run`
+    assert live_enabled({}) and live_enabled({"REINFORCE_LIVE": "1"})  # on by default
     assert not live_enabled({"DVC_EXP_BASELINE_REV": "abc", "REINFORCE_LIVE": "0"})
-    assert live_enabled({"REINFORCE_LIVE": "1"})
     assert live_dir("train-a", {}, tmp_path) == tmp_path / "dvclive" / "train-a"
     queued = tmp_path / ".dvc" / "tmp" / "exps" / "tmpab12"
     env = {"DVC_EXP_NAME": "exp-1"}
