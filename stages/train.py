@@ -7,6 +7,7 @@ wall-clock figures go to the git-ignored logs/train-<variant>.json.
 
 import argparse
 
+from reinforce.agent.live import open_live
 from reinforce.agent.policy import policy_path
 from reinforce.agent.train import train_variant
 from reinforce.compute.backends import open_backend
@@ -50,13 +51,22 @@ def main(argv):
     if note := fingerprint_mismatch(out):
         print(f"train@{log_label(args)}: note: {note}", flush=True)
 
+    # each episode's row to git-ignored dvclive/ files; REINFORCE_LIVE=0: off (docs/agents.md)
+    live = open_live(f"train-{log_label(args)}")
     with open_backend(cfg.compute) as backend:  # a Ray cluster that is not there fails here
         if line := backend.summary():
             print(f"train@{log_label(args)}: {line}", flush=True)
         result = train_variant(
-            train_cfg, cfg.env.id, cfg.seeds, label=f"train@{log_label(args)}", backend=backend
+            train_cfg,
+            cfg.env.id,
+            cfg.seeds,
+            label=f"train@{log_label(args)}",
+            backend=backend,
+            on_row=live and live.log,
         )
         where = backend.describe()
+    if live:
+        live.close()
 
     with atomic_directory(out) as tmp:
         write_atomic(tmp / paths.CURVES_FILE, curves_csv(result.rows))  # pandas' bytes

@@ -179,14 +179,7 @@ def test_every_requirement_is_pinned_with_a_hash(suffix):
         assert Version(version).local == PLATFORMS[suffix], f"{lock}: torch {version}"
         assert Version(version).public == Version(pins_of_in()["torch"]).public
         if PLATFORMS[suffix] == "cpu":
-            # nvidia-ml-py (dvclive's GPU monitor) is NVML's pure-Python binding: it loads
-            # the driver's library where one exists and brings no CUDA runtime
-            bad = [
-                n
-                for n in pins
-                if (n.startswith("nvidia") and n != "nvidia-ml-py")
-                or n in ("triton", "cuda-python")
-            ]
+            bad = [n for n in pins if n.startswith("nvidia") or n in ("triton", "cuda-python")]
             assert not bad, f"CUDA packages in {lock}: {bad}"
         for text in (ROOT / lock).read_text().splitlines():
             assert "/tmp" not in text and "x86_64-pins" not in text, f"{lock}: {text}"

@@ -177,9 +177,14 @@ def test_queued_sweep_runs_in_parallel_in_separate_workspaces(project):
     # (A third one that reruns nothing can come and go between two looks.)
     assert most == 2 and len(workspaces) >= 2, (most, workspaces)
     # Temporary files live beside their outputs inside each experiment's workspace only:
-    # nothing appeared in (or changed in) the user's workspace, logs/ included.
+    # nothing appeared in (or changed in) the user's workspace, logs/ included, but each
+    # experiment's live metrics, in the git-ignored dvclive/<experiment>/ (docs/agents.md).
     assert all(t.startswith(".dvc/tmp/exps/tmp") for t in temps), temps
-    assert workspace_files(project) == before
+    after = workspace_files(project)
+    live = {name for name in after if name.startswith("dvclive/") and name not in before}
+    trained = {name.split("/")[1] for name in live}  # (one lr is the baseline's: no training)
+    assert trained <= names and len(trained) >= 2, live
+    assert {n: b for n, b in after.items() if n not in live} == before
     assert not list(project.rglob(".tmp-*"))
     assert not [p for p in (project / ".dvc" / "tmp" / "exps").glob("tmp*")]
     assert sorted(p.name for p in project.parent.iterdir()) == ["queue-start.log", "repo"]

@@ -32,6 +32,7 @@ STATED = {
         paths.FIGURES,
         paths.REPORT,
         paths.PLOTS,
+        paths.VIDEOS_DIR,
     )
 }
 # Folders whose files the report names itself (a figure, a plot's CSV).
@@ -89,6 +90,7 @@ def test_outputs_are_where_paths_says():
         paths.FIGURES,
         paths.REPORT,
         paths.PLOTS,
+        paths.VIDEOS_DIR.format(variant="${key}"),
     } == outs
     assert "aggregate.metrics" in found[paths.METRICS]
 

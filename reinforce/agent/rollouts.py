@@ -379,7 +379,7 @@ def train_rollout_seeds(
                             (len(curve) + 1, float(episode_return[k]), length, episode_loss[k])
                         )
                         env_steps += length
-                        report(float(episode_return[k]))
+                        report(float(episode_return[k]), (seeds[k], *curve[-1]))
                         if len(curve) == cfg.episodes:
                             _write_back(policy, k, policies[k])
                             _write_back(critic, k, critics[k])

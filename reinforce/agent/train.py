@@ -456,7 +456,7 @@ def train_seeds(
             stack.refresh(k, learner.policy)
         episode_return = float(episode.rewards.sum())
         learner.rows.append((len(learner.rows) + 1, episode_return, len(episode.rewards), loss))
-        report(episode_return)
+        report(episode_return, (learner.seed, *learner.rows[-1]))  # the row: live metrics
 
     steps = run_lockstep(env_id, seeds, cfg.episodes, actor, on_episode_end)
     meta = checkpoint_meta(env_id, obs_dim, n_actions, cfg, continuous)
@@ -495,9 +495,11 @@ def train_variant(
     workers: int = 1,
     label: str = "train",
     backend: LocalBackend | RayBackend | None = None,
+    on_row: Callable[[tuple], None] | None = None,
 ) -> TrainResult:
     """Train every seed of one variant, the seeds split over `workers` processes, or as
-    the given backend (reinforce/compute/backends.py) splits them."""
+    the given backend (reinforce/compute/backends.py) splits them; on_row gets each
+    finished episode's curve row in this process (the live metrics)."""
     obs_dim, n_actions = check_env_id(env_id)
     print(f"{label}: {describe_engine(cfg, env_id)}", flush=True)
     backend = backend or LocalBackend(workers)
@@ -506,7 +508,7 @@ def train_variant(
         groups = backend.map(
             partial(train_seeds, cfg, env_id, obs_dim, n_actions),
             seeds,
-            Progress(label, cfg.episodes * len(seeds)),
+            Progress(label, cfg.episodes * len(seeds), on_row=on_row),
         )
     except TrainingDiverged as err:
         raise TrainingDiverged(f"{label}: {err}") from None

@@ -27,6 +27,7 @@ from reinforce.analysis import (  # noqa: E402
     claims_text,
     stats,  # noqa: E402
     tuning_checks,
+    videos,
 )
 from reinforce.io import paths  # noqa: E402
 from reinforce.io.config import Config, Range, changed_keys  # noqa: E402
@@ -904,6 +905,8 @@ def report_markdown(data: ReportData) -> str:
             f"![{title}](figures/{name}.png)",
             "",
         ]
+    finals = {name: data.runs[name].final_returns().to_dict() for name in data.variants}
+    lines += videos.videos_markdown(finals, prefix="../")  # report.md is in reports/
     lines += ["## Seeds", ""]
     for name in data.variants:
         lines.append(f"- {name}: {', '.join(str(s) for s in data.runs[name].seeds)}")

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from reinforce.analysis import report, stats, suite  # noqa: E402
+from reinforce.analysis import report, stats, suite, videos  # noqa: E402
 from reinforce.analysis.claims_text import _p  # noqa: E402
 from reinforce.io import paths  # noqa: E402
 from reinforce.io.errors import ConfigError, DataError  # noqa: E402
@@ -483,6 +483,11 @@ def suite_markdown(data: SuiteData, statistics: dict) -> str:
     lines += claims_markdown(data, statistics)
     lines += per_env_markdown(data, statistics)
     lines += support_markdown(data, statistics)
+    finals = {
+        env_id: {name: e.runs[name].final_returns().to_dict() for name in data.variants}
+        for env_id, e in data.envs.items()
+    }
+    lines += videos.suite_videos_markdown(finals, data.variants)
     return "\n".join(lines)
 
 

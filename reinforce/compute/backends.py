@@ -66,8 +66,12 @@ def _run_group(func: GroupFunc, group: list[int]) -> dict:
     import ray
 
     started, clock = time.time(), time.perf_counter()
-    returns: list[float] = []
-    result = func(group, returns.append)
+    returns: list[tuple] = []  # (episode return, curve row or None) per episode
+
+    def report(episode_return: float, row: tuple | None = None) -> None:
+        returns.append((episode_return, row))
+
+    result = func(group, report)
     return {
         "result": result,
         "returns": returns,
@@ -243,8 +247,8 @@ class RayBackend:
                         ) from None
                     group = groups[index[ref]]
                     self._check_environment(out, here)
-                    for episode_return in out["returns"]:
-                        progress.update(episode_return)
+                    for episode_return, row in out["returns"]:
+                        progress.update(episode_return, row)
                     results[index[ref]] = out["result"]
                     self.tasks.append(
                         {

@@ -20,15 +20,25 @@ from typing import Any
 
 from reinforce.io.errors import ConfigError, DataError, WorkerFailed
 
-Report = Callable[[float], None]
+# report(episode_return) once per finished episode; a training loop also passes the
+# episode's curve row, (seed, episode, return, length, loss), which reaches Progress's
+# on_row in the stage's own process (the live metrics, reinforce/agent/live.py).
+Report = Callable[..., None]
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class Progress:
-    """tqdm on a terminal; a plain log line every tenth of the work otherwise."""
+    """tqdm on a terminal; a plain log line every tenth of the work otherwise; each curve
+    row reported to on_row (None: dropped)."""
 
-    def __init__(self, label: str, total: int, unit: str = "episodes"):
-        self.label, self.total, self.unit = label, total, unit
+    def __init__(
+        self,
+        label: str,
+        total: int,
+        unit: str = "episodes",
+        on_row: Callable[[tuple], None] | None = None,
+    ):
+        self.label, self.total, self.unit, self.on_row = label, total, unit, on_row
         self.count, self.next_log, self.recent = 0, total / 10, []
         self.bar = None
         if sys.stderr.isatty():
@@ -36,7 +46,9 @@ class Progress:
 
             self.bar = tqdm(total=total, desc=label, unit="ep", leave=True)
 
-    def update(self, episode_return: float, count: int = 1) -> None:
+    def update(self, episode_return: float, row: tuple | None = None, count: int = 1) -> None:
+        if row is not None and self.on_row is not None:
+            self.on_row(row)
         self.count += count
         self.recent.append(episode_return)
         del self.recent[:-100]
@@ -135,10 +147,10 @@ def _worker(func, group, results: Connection, parent: int | None = None) -> None
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     _die_with_parent(parent)
-    batch: list[float] = []
+    batch: list[tuple] = []
 
-    def report(episode_return: float) -> None:
-        batch.append(episode_return)
+    def report(episode_return: float, row: tuple | None = None) -> None:
+        batch.append((episode_return, row))
         if len(batch) >= 25:
             results.send(("progress", list(batch)))
             batch.clear()
@@ -198,8 +210,8 @@ def map_seed_groups(
                     "of memory); nothing was written"
                 ) from None
             if kind == "progress":
-                for episode_return in payload:
-                    progress.update(episode_return)
+                for episode_return, row in payload:
+                    progress.update(episode_return, row)
             elif kind == "refused":
                 raise payload
             elif kind == "done":
@@ -210,9 +222,9 @@ def map_seed_groups(
 
     here = 0
 
-    def report(episode_return: float) -> None:
+    def report(episode_return: float, row: tuple | None = None) -> None:
         nonlocal here
-        progress.update(episode_return)
+        progress.update(episode_return, row)
         here += 1
         if here % 25 == 0 and pending:  # the workers' progress too, while we work
             receive(timeout=0)

@@ -39,6 +39,9 @@ TABLES = "reports/tables"
 FIGURES = "reports/figures"
 REPORT = "reports/report.md"
 PLOTS = "reports/plots"
+VIDEOS_DIR = "reports/videos/{variant}"  # the videos stage's: one greedy episode, rendered
+MEDIAN_VIDEO = "median.gif"  # in VIDEOS_DIR: the median seed by final return
+STRIP_VIDEO = "strip.gif"  # in VIDEOS_DIR: the worst and the best seed side by side
 LOGS = "logs"  # git-ignored wall-clock figures, never a DVC output
 
 # A suite study (a params file with `envs`) keeps each env's single-env study, with the
@@ -71,6 +74,10 @@ def curves_path(root: str | Path, variant: str) -> Path:
 
 def eval_path(root: str | Path, variant: str) -> Path:
     return eval_dir(root, variant) / EVAL_FILE
+
+
+def videos_dir(root: str | Path, variant: str) -> Path:
+    return _variant(VIDEOS_DIR, root, variant)
 
 
 def policy_name(seed: int) -> str:
