@@ -69,6 +69,43 @@ def tiny_params(**overrides) -> dict:
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+# `pytest -m "not slow"`, the inner loop (pyproject.toml's markers): every unit and
+# equivalence test. Slow: whatever runs the real pipeline or whole processes of it, found
+# here rather than marked by hand so that a new end-to-end test cannot slip into the quick
+# loop: the files that are end-to-end throughout, the tests that use a fixture building a
+# DVC project, and the tests that build one themselves or run dvc or a stage's process.
+SLOW_FILES = {
+    "test_pipeline.py",
+    "test_suite_pipeline.py",
+    "test_experiments.py",
+    "test_interrupts.py",
+    "test_ray.py",
+    "test_remote.py",
+    "test_verify.py",
+    "test_startup.py",  # fresh interpreters, each importing the pipeline from nothing
+}
+PROJECT_FIXTURES = {"project", "restore", "moved_out", "tuned_project"}
+END_TO_END_CALLS = ("make_project(", '["dvc"', "'dvc'", "python_stdout(", '"-m", "stages.')
+
+
+def _runs_the_pipeline(item) -> bool:
+    import inspect
+
+    if item.path.name in SLOW_FILES or PROJECT_FIXTURES & set(item.fixturenames):
+        return True
+    try:
+        source = inspect.getsource(item.function)
+    except (OSError, TypeError):
+        return False
+    return any(call in source for call in END_TO_END_CALLS)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _runs_the_pipeline(item):
+            item.add_marker(pytest.mark.slow)
+
+
 PROJECT_FILES = [
     "dvc.yaml",
     "dvc_templates",
