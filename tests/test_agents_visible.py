@@ -84,6 +84,7 @@ def test_video_seeds_rank_by_final_return_ties_to_the_lower_seed():
     assert video_seeds({7: 1.0}) == {"worst": 7, "median": 7, "best": 7}
 
 
+@pytest.mark.slow  # renders and encodes whole episodes twice
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
 def test_videos_stage_same_bytes_twice_within_the_bound(tmp_path, env_id):
     from PIL import Image
@@ -121,6 +122,7 @@ def test_videos_stage_same_bytes_twice_within_the_bound(tmp_path, env_id):
     assert sum(durations) == each * len(episode.frames[::stride])
 
 
+@pytest.mark.slow  # encodes frames over and over until they fit
 def test_encode_gif_shrinks_to_its_bound_and_refuses_what_cannot_fit():
     from reinforce.agent.video import encode_gif
     from reinforce.io.errors import DataError

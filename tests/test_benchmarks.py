@@ -61,6 +61,7 @@ FIXED = "import sys\nopen(sys.argv[1], 'w').write('the same bytes')\n"
 RANDOM = "import os, sys\nopen(sys.argv[1], 'wb').write(os.urandom(8))\n"
 
 
+@pytest.mark.slow  # a real sweep: clones and dvc repro of a two-stage repository
 @pytest.mark.parametrize("script, verdict", [(FIXED, "every output as"), (RANDOM, "differ")])
 def test_a_sweep_times_each_stage_of_a_fresh_clone_and_checks_its_bytes(
     tmp_path, monkeypatch, capsys, script, verdict
@@ -74,6 +75,7 @@ def test_a_sweep_times_each_stage_of_a_fresh_clone_and_checks_its_bytes(
     assert verdict in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a real sweep: clones and dvc repro of a two-stage repository
 def test_a_failed_sweep_stops_with_the_end_of_dvcs_output(tmp_path, monkeypatch):
     _repository(tmp_path / "repo", FIXED)
     (tmp_path / "repo" / "write.py").write_text("raise SystemExit('the stage broke')\n")

@@ -75,7 +75,7 @@ PPO = dataclasses.replace(  # params.yaml's ppo on 128-step rollouts
 def engine(cfg: TrainConfig, env_id: str, seeds: list[int]):
     """train.train_seeds: {seed: curve rows}, {seed: checkpoint}, env steps."""
     obs_dim, n_actions = check_env_id(env_id)
-    rows, checkpoints, steps = train_seeds(cfg, env_id, obs_dim, n_actions, seeds, lambda r: None)
+    rows, checkpoints, steps = train_seeds(cfg, env_id, obs_dim, n_actions, seeds, lambda *_: None)
     curves = {seed: [row[1:] for row in rows if row[0] == seed] for seed in seeds}
     return curves, checkpoints, steps
 

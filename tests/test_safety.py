@@ -373,6 +373,7 @@ def test_a_killed_worker_is_one_line():
 # 7. Ray: a listener on loopback that is not Ray
 
 
+@pytest.mark.slow  # waits out a connection timeout
 def test_a_silent_listener_is_not_taken_for_a_ray_head():
     from reinforce.compute.backends import ClusterError, open_backend
     from reinforce.io.config import ComputeConfig

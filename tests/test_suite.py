@@ -90,6 +90,7 @@ def test_aggregate_cis_agree_with_rliables_stratified_bootstrap(scores):
         assert high == pytest.approx(theirs[1, column], abs=0.01)
 
 
+@pytest.mark.slow  # rliable's own bootstrap, thousands of resamples, beside ours
 def test_p_improve_ci_agrees_with_rliables_independent_stratified_bootstrap(scores):
     x, y = scores
     theirs = _rliable_ci(
