@@ -22,11 +22,13 @@ baseline, GAE and PPO's clipped surrogate, as options of one loss.
 from __future__ import annotations
 
 import importlib
+from functools import cache
 from types import ModuleType
 
 from reinforce.io.config import algorithm_names
 
 
+@cache  # called on every update: the folder is listed once per process and name
 def load(name: str) -> ModuleType:
     """The algorithm module reinforce.algos.<name> (a name the config accepted: one of the
     files of this folder, so no other module can be imported through it)."""
