@@ -24,21 +24,9 @@ from reinforce.agent.policy import (
 from reinforce.agent.train import describe_engine, train_variant
 from reinforce.io.config import TrainConfig
 from tests.conftest import assert_refused, tiny_params
+from tests.test_rollouts import PPO as ROLLOUTS_PPO
 
-PPO = TrainConfig(
-    episodes=4,
-    hidden_dim=16,
-    baseline="value",
-    advantage="gae",
-    normalize_returns=False,
-    normalize_advantages=True,
-    update_epochs=2,
-    minibatches=2,
-    clip_ratio=0.2,
-    lr=0.005,
-    critic_lr=0.005,
-    rollout_steps=32,
-)
+PPO = dataclasses.replace(ROLLOUTS_PPO, episodes=4)  # test_rollouts' tiny ppo, shorter
 DEEP = {"hidden_sizes": (8, 8), "activation": "tanh"}
 
 
