@@ -115,8 +115,9 @@ def test_a_stage_without_its_variant_outside_dvc_is_one_line(tmp_path, monkeypat
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_dvc_repro_of_a_hostile_tune_stage_runs_no_injected_command(tmp_path, name):
+    # tiny_params' tune keys (dvc.yaml's tune stages name them all), its search replaced
     params = tiny_params(
-        variants={"article": {}, name: {}}, tune={"seeds": [10, 11], "search": {name: {}}}
+        variants={"article": {}, name: {}}, tune={**tiny_params()["tune"], "search": {name: {}}}
     )
     clone = make_project(tmp_path / "clone", params)
     (clone / "tuning").mkdir(exist_ok=True)  # what an earlier good run left: check's output
