@@ -64,9 +64,15 @@ def test_repro_writes_every_output(project):
 
 
 def test_repro_force_gives_the_same_bytes_and_the_same_lock(project):
-    before = tree_bytes(project, *OUTPUTS)
+    def outputs() -> dict[str, bytes]:
+        # tuning/studies/: Optuna's journals, which record when each trial ran: no output
+        # (git- and DVC-ignored, outside the byte promise; README, "Parameters")
+        files = tree_bytes(project, *OUTPUTS)
+        return {name: data for name, data in files.items() if "tuning/studies/" not in name}
+
+    before = outputs()
     run(["dvc", "repro", "--force"], project)
-    after = tree_bytes(project, *OUTPUTS)
+    after = outputs()
     assert before.keys() == after.keys()
     changed = [name for name in before if before[name] != after[name]]
     assert not changed, f"not byte-identical after dvc repro --force: {changed}"
