@@ -173,10 +173,12 @@ def test_an_md5_changed_in_several_stages_names_each(committed, tmp_path):
     assert verdict.entries == [
         "evaluate@article: dep runs/article/train",
         "train@article: out runs/article/train",
+        "videos@article: dep runs/article/train",
     ]
     out = _verify(committed, again).stdout
     assert "    evaluate@article: dep runs/article/train\n" in out
     assert "    train@article: out runs/article/train\n" in out
+    assert "    videos@article: dep runs/article/train\n" in out
 
 
 def _verify(committed, reproduced):
