@@ -9,25 +9,15 @@ import json
 import math
 import os
 import shutil
-import sys
 
 import pytest
 
 from reinforce.io.errors import DataError
 from tests.conftest import make_project, run, tiny_params
+from tests.test_safety import one_line, stage  # the stage runner and its one-line check
 
 RULE = "expected a finite number within ±1e+150"
 REMAKE = "run `dvc repro --force` for its stage to remake it"
-
-
-def stage(command: list[str], cwd):
-    return run([sys.executable, "-m", *command], cwd, check=False)
-
-
-def one_line(result) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
