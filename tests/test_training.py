@@ -408,3 +408,17 @@ def test_a_weight_that_is_not_finite_stops_the_training(net):
         list(getattr(learner, net).parameters())[-1][0] = float("inf")
     with pytest.raises(TrainingDiverged, match="the weights are not finite"):
         check_finite(learner, 0.5, 1, cfg)
+
+
+def test_the_divergence_line_names_the_rates_and_the_clip_only_when_it_fails():
+    finite = [np.ones(3, dtype=np.float32)]
+    TrainingDiverged.check(3, 7, 0.5, finite, 0.01, None, can_clip=True)  # no error
+    with pytest.raises(TrainingDiverged) as error:
+        TrainingDiverged.check(3, 7, float("nan"), finite, 0.01, 0.002, can_clip=True)
+    assert str(error.value) == (
+        "seed 3, episode 7: the policy loss is nan after an update; the training diverged, "
+        "most likely a step too large (lr 0.01, critic_lr 0.002): lower it, or set "
+        "grad_clip_norm"
+    )
+    with pytest.raises(TrainingDiverged, match=r"\(lr 0.01\): lower it$"):
+        TrainingDiverged.check(3, 7, 0.5, [np.array([np.inf])], 0.01, None, can_clip=False)

@@ -480,6 +480,7 @@ def _check_finite(seeds, checkpoints, losses, policy, critic, curves, cfg) -> No
                 len(curves[k]) + 1,
                 float(losses[k]),
                 [p[k].detach().numpy().ravel() for p in [*policy, *critic]],
-                f"lr {cfg.lr:g}, critic_lr {cfg.critic_lr:g}",
-                can_clip=False,
+                cfg.lr,
+                cfg.critic_lr,
+                can_clip=cfg.grad_clip_norm is None,
             )

@@ -108,11 +108,13 @@ def episodes_experience(
     """A seed's whole episodes as one row of experience: the critic's values of every
     observation and, for the next ones, the following observation's value or, after an
     episode's last step, V of the observation it returned (0 where it terminated)."""
-    lengths = [len(e.rewards) for e in episodes]
-    ended = np.zeros(sum(lengths), dtype=bool)
-    ended[np.cumsum(lengths) - 1] = True
-    terminated = ended.copy()
-    terminated[ended] = [e.terminated for e in episodes]
+    ended = np.zeros(len(obs), dtype=bool)
+    terminated = np.zeros(len(obs), dtype=bool)
+    end = -1
+    for episode in episodes:  # a handful per update; cheaper than NumPy's index arrays
+        end += len(episode.rewards)
+        ended[end] = True
+        terminated[end] = episode.terminated
     rewards = (
         episodes[0].rewards if len(episodes) == 1 else np.concatenate([e.rewards for e in episodes])
     )
@@ -402,9 +404,14 @@ def check_finite(learner: SeedLearner, loss: float, episode: int, cfg: TrainConf
     weights = learner.weight_arrays or [
         p.detach().view(-1).numpy() for net in nets for p in net.parameters()
     ]
-    rates = f"lr {cfg.lr:g}" + (f", critic_lr {cfg.critic_lr:g}" if learner.critic else "")
     TrainingDiverged.check(
-        learner.seed, episode, loss, weights, rates, can_clip=cfg.grad_clip_norm is None
+        learner.seed,
+        episode,
+        loss,
+        weights,
+        cfg.lr,
+        None if learner.critic is None else cfg.critic_lr,
+        can_clip=cfg.grad_clip_norm is None,
     )
 
 

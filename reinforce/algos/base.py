@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from reinforce.sim._kernels import discounted_sums
 
@@ -21,24 +22,24 @@ from reinforce.sim._kernels import discounted_sums
 NORMALIZE_EPS = 1e-9
 
 
-def _rows(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array, dtype=np.float64).reshape(-1, np.shape(array)[-1])
-
-
 def discounted_returns(
     rewards: np.ndarray, gamma: float, ended: np.ndarray | None = None
 ) -> np.ndarray:
     """G_t = r_t + gamma * G_{t+1} in float64 (as the article's Python-float loop), the sum
     restarting after every step where `ended` (None: one episode)."""
-    rewards = np.asarray(rewards, dtype=np.float64)
-    if ended is None:
-        ended = np.zeros(rewards.shape, dtype=bool)
+    rewards = np.ascontiguousarray(rewards, dtype=np.float64)
+    ended = (
+        np.zeros(rewards.shape, dtype=bool)
+        if ended is None
+        else np.ascontiguousarray(ended, dtype=bool)
+    )
     out = np.empty(rewards.shape)
+    width = rewards.shape[-1]
     discounted_sums(
-        _rows(rewards),
+        rewards.reshape(-1, width),
         float(gamma),
-        np.asarray(ended).reshape(-1, rewards.shape[-1]),
-        out.reshape(-1, rewards.shape[-1]),
+        ended.reshape(-1, width),
+        out.reshape(-1, width),
     )
     return out
 
@@ -70,7 +71,7 @@ def gae(
     out = np.empty(deltas.shape)
     width = deltas.shape[-1]
     discounted_sums(
-        _rows(deltas),
+        deltas.reshape(-1, width),  # a new array: contiguous
         float(gamma * gae_lambda),
         np.ascontiguousarray(ended, dtype=bool).reshape(-1, width),
         out.reshape(-1, width),
@@ -94,6 +95,15 @@ def reduce_samples(x: torch.Tensor, episodes: int | None) -> torch.Tensor:
     REINFORCE; on rollouts, which hold no whole episodes (episodes None), the mean over
     samples, as CleanRL's and SB3's PPO."""
     return x.mean(-1) if episodes is None else x.sum(-1) / episodes
+
+
+def mean_squared_error(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean over the last axis of (x - target)^2: F.mse_loss on one row (one autograd
+    node, where the expression takes three: this runs on every minibatch step), the mean of
+    its per-sample terms on rows side by side (the same bytes, from the same kernels)."""
+    if x.dim() == 1:
+        return F.mse_loss(x, target)
+    return F.mse_loss(x, target, reduction="none").mean(-1)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from reinforce.algos.base import (
     Experience,
     discounted_returns,
     gae,
+    mean_squared_error,
     normalize,
     reduce_samples,
 )
@@ -75,9 +76,9 @@ def _per_episode(function, x: torch.Tensor, ended: np.ndarray) -> torch.Tensor:
     `ended`)."""
     if x.dim() != 1:
         raise ValueError("per-episode normalization takes one seed's whole episodes")
-    ends = np.flatnonzero(ended[:-1]) + 1
-    if len(ends) == 0:  # one episode: no split (torch.cat would copy)
+    if not ended[:-1].any():  # one episode: no split (torch.cat would copy)
         return function(x)
+    ends = np.flatnonzero(ended[:-1]) + 1
     return torch.cat([function(piece) for piece in torch.tensor_split(x, ends.tolist())])
 
 
@@ -99,5 +100,5 @@ def losses(batch: Batch, cfg) -> tuple[torch.Tensor, torch.Tensor | None]:
         policy_loss = policy_loss - cfg.entropy_coef * entropy
     critic_loss = None
     if batch.values is not None:
-        critic_loss = ((batch.values - batch.targets) ** 2).mean(-1)
+        critic_loss = mean_squared_error(batch.values, batch.targets)
     return policy_loss, critic_loss

@@ -25,18 +25,21 @@ class TrainingDiverged(DataError):
         episode: int,
         loss: float,
         weights: list[np.ndarray],
-        rates: str,
+        lr: float,
+        critic_lr: float | None,
         can_clip: bool,
     ) -> None:
         """Raise (one line) when seed's update at `episode` left a non-finite loss or
         weights: every later update and the saved policy would be NaN. weights: NumPy
         views of the weights (one isfinite over them all: a few thousand floats, the join
-        costs less than a call per tensor); rates: the step sizes to lower ("lr 0.01")."""
+        costs less than a call per tensor); lr, critic_lr: the step sizes to lower (critic_lr
+        None without a critic), formatted only when the check fails."""
         finite_loss = math.isfinite(loss)
         if finite_loss and bool(np.isfinite(np.concatenate(weights)).all()):
             return
         what = "the weights are not finite" if finite_loss else f"the policy loss is {loss}"
         clip = ", or set grad_clip_norm" if can_clip else ""
+        rates = f"lr {lr:g}" + ("" if critic_lr is None else f", critic_lr {critic_lr:g}")
         raise cls(
             f"seed {seed}, episode {episode}: {what} after an update; "
             f"the training diverged, most likely a step too large ({rates}): lower it{clip}"
