@@ -252,12 +252,19 @@ class TrialRunner:
             f"{f'-{last}' if first != last else ''}, "
             f"{'full budget' if final else f'rung of {configs[0].episodes} episodes'}"
         )
+        # The unit of work is one trial on one tuning seed (unit = trial index x seeds +
+        # the seed's place), so that the few survivors of a rung still fill every worker.
         groups = self.backend.map(
             partial(train_trials, self.config, configs, evaluate),
-            list(range(len(configs))),
+            list(range(len(configs) * len(self.seeds))),
             Progress(label, episodes),
         )
-        out = dict(item for group in groups for item in group)
+        out: dict[int, tuple[dict, dict | None]] = {}
+        for index, (returns, finals) in (item for group in groups for item in group):
+            mine = out.setdefault(index, ({}, None if finals is None else {}))
+            mine[0].update(returns)
+            if finals is not None:
+                mine[1].update(finals)
         return [out[index] for index in range(len(configs))]
 
 
@@ -265,16 +272,20 @@ def train_trials(
     config: Config,
     configs: Sequence[TrainConfig],
     evaluate: bool,
-    indices: Sequence[int],
+    units: Sequence[int],
     report: Report,
 ) -> list[tuple[int, tuple[dict, dict | None]]]:
-    """configs[i] for i in indices, in this process, one after the other, each on all
-    tuning seeds side by side (report() once per training episode); evaluated as the
-    report evaluates (evaluate.*) when `evaluate`."""
-    env, seeds = config.env, list(config.tune.seeds)
+    """The units (trial index x len(tune.seeds) + the seed's place) in this process: each
+    trial's seeds among them side by side, the trials one after the other (report() once
+    per training episode); evaluated as the report evaluates (evaluate.*) when `evaluate`.
+    A seed's run is the same bytes whichever seeds share its process."""
+    env, all_seeds = config.env, list(config.tune.seeds)
     obs_dim, n_actions = check_env_id(env.id)
+    trials: dict[int, list[int]] = {}
+    for unit in units:
+        trials.setdefault(unit // len(all_seeds), []).append(all_seeds[unit % len(all_seeds)])
     out = []
-    for index in indices:
+    for index, seeds in trials.items():
         rows, checkpoints, _ = train_seeds(
             configs[index], env.id, obs_dim, n_actions, seeds, report
         )
