@@ -84,7 +84,7 @@ SLOW_FILES = {
     "test_verify.py",
     "test_startup.py",  # fresh interpreters, each importing the pipeline from nothing
 }
-PROJECT_FIXTURES = {"project", "restore", "moved_out", "tuned_project"}
+PROJECT_FIXTURES = {"project", "restore", "moved_out", "tuned_project", "reader_project"}
 END_TO_END_CALLS = ("make_project(", '["dvc"', "'dvc'", "python_stdout(", '"-m", "stages.')
 
 

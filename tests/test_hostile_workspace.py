@@ -1,6 +1,6 @@
 """A hostile workspace (issue 28): names that would break out of a shell command, planted
 symlinks that lead outputs outside the study, signals to a stage with workers, and the
-damaged files doctor must name (docs/experiments.md, "Bad inputs")."""
+damaged files doctor must name (docs/errors.md, "Bad input")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The package's layers, stated once: a module imports only from its own layer and from the
-layers its layer lists (every import counts, lazy ones inside functions included). README's
-code map shows the same picture; CONTRIBUTING.md says where new code goes."""
+layers its layer lists (every import counts, lazy ones inside functions included). The code map
+(docs/contributing.md) shows the same picture; CONTRIBUTING.md says where new code goes."""
 
 import ast
 import re
@@ -82,9 +82,9 @@ def test_the_check_sees_a_violation(tmp_path):
     assert layer_of("reinforce.agent.policy") not in LAYERS["sim"] | {"sim"}
 
 
-def readme_code_map() -> dict[str, str]:
-    """README's code map: layer -> the text of its lines."""
-    text = (ROOT / "README.md").read_text()
+def docs_code_map() -> dict[str, str]:
+    """The code map (docs/contributing.md): layer -> the text of its lines."""
+    text = (ROOT / "docs" / "contributing.md").read_text()
     block = text.split("Code: `reinforce/`", 1)[1].split("```", 2)[1]
     layers, current = {}, None
     for line in block.splitlines():
@@ -99,15 +99,15 @@ def readme_code_map() -> dict[str, str]:
     return layers
 
 
-def test_readme_code_map_matches_the_folders():
-    code_map = readme_code_map()
+def test_the_code_map_matches_the_folders():
+    code_map = docs_code_map()
     assert set(code_map) == set(LAYERS)
     for layer, text in code_map.items():
         files = {p.name for p in (ROOT / "reinforce" / layer).glob("*.py")} - {"__init__.py"}
         assert {f for f in files if f not in text} == set(), layer
         header = text.splitlines()[0].split(":")[0]  # "  sim/   on io"
         named = set(header.split(" on ", 1)[1].replace(",", " ").split()) - {"nothing"}
-        assert named == LAYERS[layer], f"README's {layer}/ builds on {named}"
+        assert named == LAYERS[layer], f"the code map's {layer}/ builds on {named}"
 
 
 def test_modules_named_by_string_exist():
@@ -119,7 +119,8 @@ def test_modules_named_by_string_exist():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 named |= set(re.findall(r"(?<![\w./])reinforce(?:\.\w+)+", node.value))
-    for text in [(ROOT / name).read_text() for name in ("docker/entrypoint.sh", "README.md")]:
+    documents = ["docker/entrypoint.sh", "README.md", *(ROOT / "docs").rglob("*.md")]
+    for text in [(ROOT / name).read_text() for name in documents]:
         named |= set(re.findall(r"python -m (reinforce(?:\.\w+)+)", text))
     assert named, "no module named by string found: the pattern is wrong"
 

@@ -66,7 +66,7 @@ def test_repro_writes_every_output(project):
 def test_repro_force_gives_the_same_bytes_and_the_same_lock(project):
     def outputs() -> dict[str, bytes]:
         # tuning/studies/: Optuna's journals, which record when each trial ran: no output
-        # (git- and DVC-ignored, outside the byte promise; README, "Parameters")
+        # (git- and DVC-ignored, outside the byte promise; docs/tuning.md, "The study file")
         files = tree_bytes(project, *OUTPUTS)
         return {name: data for name, data in files.items() if "tuning/studies/" not in name}
 

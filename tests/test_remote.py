@@ -1,6 +1,6 @@
-"""Sharing results through a DVC remote (README, "Fetching the committed results instead of
-recomputing them"): push to a folder remote, pull in a fresh clone, nothing is left to
-recompute."""
+"""Sharing results through a DVC remote (docs/getting-started.md, "Fetching the committed
+results instead of recomputing them"): push to a folder remote, pull in a fresh clone,
+nothing is left to recompute."""
 
 from __future__ import annotations
 
