@@ -586,3 +586,31 @@ def test_the_chosen_values_are_in_the_report(tuned_project):
     assert "| trial | lr | state | mean-return (IQM) |" in report
     metrics = json.loads((tuned_project / "metrics.json").read_text())
     assert metrics["value-baseline"]["chosen"] == {"lr": chosen}
+
+
+def test_importance_counts_pruned_trials_below_every_complete_one():
+    # two complete trials (the most that pruning often leaves): both have a small lr; the
+    # pruned ones spread over the lr range, so lr is what sets the complete trials apart
+    rows = [
+        {"trial": i, "lr": lr, "gae_lambda": lam, "state": state, "value": value,
+         "mean_return_iqm": so_far}
+        for i, (lr, lam, state, value, so_far) in enumerate([
+            (0.0011, 0.95, "complete", 300.0, 300.0),
+            (0.0012, 0.91, "complete", 320.0, 320.0),
+            (0.004, 0.96, "pruned", float("nan"), 90.0),
+            (0.008, 0.92, "pruned", float("nan"), 50.0),
+            (0.002, 0.99, "pruned", float("nan"), 120.0),
+            (0.009, 0.93, "pruned", float("nan"), 20.0),
+            (0.006, 0.97, "pruned", float("nan"), 70.0),
+            (0.003, 0.90, "pruned", float("nan"), 100.0),
+        ])
+    ]  # fmt: skip
+    table = pd.DataFrame(rows)
+    space = {"lr": Range(0.001, 0.01, log=True), "gae_lambda": Range(0.9, 1.0)}
+    found = importances(space, table)
+    assert found == importances(space, table)
+    assert found["lr"] > found["gae_lambda"], found
+    # ranked, not valued: a pruned trial's value so far never outranks a complete trial
+    table.loc[2, "mean_return_iqm"] = 1000.0
+    assert importances(space, table) == found
+    assert importances(space, table.iloc[:2]) is None  # fewer than 3 trials

@@ -1024,7 +1024,7 @@ def tuning_markdown(data: ReportData) -> list[str]:
                 "",
             ]
         elif len(space) > 1:
-            lines += ["Importance: not computed (fewer than 3 complete trials that differ).", ""]
+            lines += ["Importance: not computed (fewer than 3 trials that differ).", ""]
         keys = " | ".join(space)
         lines += [
             f"| trial | {keys} | state | {cfg.tune.criterion} (IQM) | solved | "

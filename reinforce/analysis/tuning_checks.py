@@ -21,8 +21,9 @@ from reinforce.io.inputs import read_tuning_results
 EDGE = 0.05
 IMPORTANCE_METHOD = (
     "PED-ANOVA (Optuna's PedAnovaImportanceEvaluator with its defaults: how much each "
-    "key's distribution in the top 10% of the complete trials, at least 2, differs from "
-    "its distribution over all of them; normalized to sum to 1)"
+    "key's distribution in the top 10% of the trials, at least 2, differs from its "
+    "distribution over all of them, a pruned trial ranked below every complete one; "
+    "normalized to sum to 1)"
 )
 
 
@@ -251,12 +252,23 @@ def distributions(space: dict) -> dict:
 
 
 def importances(space: dict, table: pd.DataFrame) -> dict[str, float] | None:
-    """Each searched key's importance over the complete trials (IMPORTANCE_METHOD), from
-    the trial table alone, so the same results give the same numbers; None when there is
-    nothing to compare (a single key, or fewer than 3 complete trials with distinct
-    values)."""
-    complete = table[table["state"] == "complete"]
-    if len(space) < 2 or len(complete) < 3 or complete["value"].nunique() < 2:
+    """Each searched key's importance over every trial (IMPORTANCE_METHOD), from the trial
+    table alone, so the same results give the same numbers; None when there is nothing to
+    compare (a single key, or fewer than 3 trials that differ).
+
+    Pruning leaves few complete trials (often 2 of 8), too few to compare keys on. So a
+    pruned trial counts too, ranked below every complete trial (the pruner judged it worse
+    at a rung), the pruned among themselves by their value so far (mean_return_iqm): only
+    this order matters to PED-ANOVA, which compares the top trials with all of them."""
+    if len(space) < 2 or len(table) < 3:
+        return None
+    complete = table["state"] == "complete"
+    values = table["value"].where(complete).astype(float)
+    floor = float(values.min()) if complete.any() else 0.0
+    if not complete.all():
+        so_far = table["mean_return_iqm"].where(~complete).astype(float).rank(method="min")
+        values = values.where(complete, floor - 1.0 - (so_far.max() - so_far))
+    if values.nunique() < 2:
         return None
     import optuna
 
@@ -268,9 +280,9 @@ def importances(space: dict, table: pd.DataFrame) -> dict[str, float] | None:
             optuna.trial.create_trial(
                 params={key: plain_value(row[key]) for key in space},
                 distributions=dists,
-                value=float(row["value"]),
+                value=float(value),
             )
-            for _, row in complete.iterrows()
+            for (_, row), value in zip(table.iterrows(), values)
         ]
     )
     found = optuna.importance.get_param_importances(
