@@ -56,11 +56,12 @@ def main() -> None:
         )
         for seed, curve in curves.items()
     }
-    solved = [n for n in solves.values() if n is not None]
+    solved = sum(n is not None for n in solves.values())
+    median = stats.median_episodes_to_solve(list(solves.values()))
     print(
         f"{args.variant} on seeds {args.seeds[0]}-{args.seeds[-1]}: solved "
-        f"{len(solved)}/{len(solves)} within {train.episodes} episodes; median episodes to "
-        f"solve among them {np.median(solved) if solved else 'none'}"
+        f"{solved}/{len(solves)} within {train.episodes} episodes; median episodes to solve "
+        f"{'never' if median is None else f'{median:g}'} (unsolved seeds counted as never)"
     )
     print("episodes to solve per seed: " + ", ".join(f"{s}: {n}" for s, n in solves.items()))
 
